@@ -1,0 +1,57 @@
+// swift-tools-version: 6.1
+// shaolin — a two-node high-availability cluster engine for Linux.
+//
+// Module map (see docs/architecture.md):
+//   ShaolinCore        pure Swift, no Glibc/Foundation: protocol, HMAC, state machine, config
+//   ShaolinSimulation  deterministic two-node simulator driving the real core
+//   CShaolin           C shim for kernel headers Swift cannot import
+//   ShaolinLinux       thin typed syscall wrappers, one file per kernel facility
+//   ShaolinEngine      real-time loop, links, non-real-time side (fencing, logging)
+//   shaolind           the engine executable (no Foundation: it goes into the initramfs)
+//   shaolinctl         the operator's client, simulator runner and benchmarks
+import PackageDescription
+
+let package = Package(
+    name: "shaolin",
+    products: [
+        .executable(name: "shaolind", targets: ["shaolind"]),
+        .executable(name: "shaolinctl", targets: ["shaolinctl"]),
+        .library(name: "ShaolinCore", targets: ["ShaolinCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    ],
+    targets: [
+        .target(name: "ShaolinCore"),
+        .target(name: "ShaolinSimulation", dependencies: ["ShaolinCore"]),
+        .target(name: "CShaolin"),
+        .target(
+            name: "ShaolinLinux",
+            dependencies: [
+                "CShaolin",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .target(
+            name: "ShaolinEngine",
+            dependencies: [
+                "ShaolinCore", "ShaolinLinux",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]),
+        .executableTarget(name: "shaolind", dependencies: ["ShaolinEngine"]),
+        .executableTarget(
+            name: "shaolinctl",
+            dependencies: [
+                "ShaolinCore", "ShaolinSimulation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "ShaolinCoreTests", dependencies: ["ShaolinCore"]),
+        .testTarget(name: "ShaolinSimulationTests", dependencies: ["ShaolinSimulation", "ShaolinCore"]),
+        .testTarget(name: "ShaolinLinuxTests", dependencies: ["ShaolinLinux", "ShaolinCore"]),
+        .testTarget(name: "ShaolinEngineTests", dependencies: ["ShaolinEngine", "ShaolinCore", "ShaolinLinux"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

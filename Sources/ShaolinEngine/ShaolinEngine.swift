@@ -1,0 +1,2 @@
+import ShaolinCore
+import ShaolinLinux

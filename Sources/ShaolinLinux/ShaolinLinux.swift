@@ -1,0 +1,2 @@
+// Thin typed syscall wrappers, one file per kernel facility.
+import CShaolin

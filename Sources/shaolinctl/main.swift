@@ -1,0 +1,2 @@
+import ShaolinCore
+print("shaolinctl")

@@ -1,0 +1,2 @@
+import ShaolinEngine
+print("shaolind")
