@@ -117,11 +117,11 @@ public struct ClusterStateMachine: Sendable {
     /// Timer expiry: sends due heartbeats and judges deadlines. Call at or after `nextDeadline`.
     public mutating func tick(now: Instant) {
         observe(now)
-        guard role != .stopped else { recomputeDeadline(now: now); return }
+        guard role != .stopped else { recomputeDeadline(now: now, afterTick: true); return }
         evaluateLiveness(now: now)
         runRoleTimers(now: now)
         sendDueHeartbeats(now: now)
-        recomputeDeadline(now: now)
+        recomputeDeadline(now: now, afterTick: true)
     }
 
     public mutating func handle(_ event: Event, now: Instant) {
@@ -498,27 +498,34 @@ public struct ClusterStateMachine: Sendable {
         }
     }
 
-    private mutating func recomputeDeadline(now: Instant) {
+    /// Computes `nextDeadline`. After a tick every due item was handled or is waiting on
+    /// something other than time (a fence result, the grace period, maintenance), so only future
+    /// instants count; after other inputs a due item asks for an immediate tick.
+    private mutating func recomputeDeadline(now: Instant, afterTick: Bool = false) {
         var d = Instant.never
+        func consider(_ x: Instant) {
+            if afterTick && x <= now { return }
+            if x < d { d = x }
+        }
         if role != .stopped {
             for l in links {
-                d = min(d, l.nextSend)
+                consider(l.nextSend)
                 if peer.known {
                     let base = l.lastHeard ?? peer.knownSince
-                    if l.alive && !l.warned { d = min(d, base + l.parameters.warntime) }
-                    if l.alive { d = min(d, base + l.parameters.deadtime) }
+                    if l.alive && !l.warned { consider(base + l.parameters.warntime) }
+                    if l.alive || l.parameters.critical || peer.alive { consider(base + l.parameters.deadtime) }
                 }
             }
-            if graceUntil > now { d = min(d, graceUntil) }
+            if graceUntil > now { consider(graceUntil) }
             switch role {
-            case .booting: d = min(d, bootDeadline)
-            case .fencing: if !fence.inFlight { d = min(d, fence.nextTryAt) }
+            case .booting: consider(bootDeadline)
+            case .fencing: if !fence.inFlight { consider(fence.nextTryAt) }
             case .leaving:
-                d = min(d, leavePhaseDeadline)
-                if !leaveSyncing { d = min(d, leaveNextRequest) }
+                consider(leavePhaseDeadline)
+                if !leaveSyncing { consider(leaveNextRequest) }
             case .active:
                 if parameters.preferredNodeID == parameters.peerNodeID, let s = peer.healthyStandbySince {
-                    d = min(d, s + parameters.failbackDelay)
+                    consider(s + parameters.failbackDelay)
                 }
             default: break
             }
