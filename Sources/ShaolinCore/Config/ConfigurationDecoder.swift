@@ -328,8 +328,9 @@ struct TimingSource {
     var value: Int64
     var keyPath: String
     var line: Int?
-    /// Set in the table being checked (not inherited or derived).
-    var own: Bool
+    /// nil when set in the table being checked; else how it was obtained ("from [timing]", "default").
+    var origin: String?
+    var own: Bool { origin == nil }
 }
 
 final class ConfigDecoder {
@@ -445,7 +446,9 @@ final class ConfigDecoder {
         let d = r.integer("deadtime_ms", Self.deadtimeRange)
         let w = r.integer("warntime_ms", Self.deadtimeRange)
         func src(_ key: String, _ f: Field<Int64>, _ fallback: Int64?) -> TimingSource? {
-            f.or(fallback).map { TimingSource(value: $0, keyPath: r.keyPath(key), line: r.line(of: key), own: f.isPresent) }
+            f.or(fallback).map {
+                TimingSource(value: $0, keyPath: r.keyPath(key), line: r.line(of: key), origin: f.isPresent ? nil : "default")
+            }
         }
         let ks = src("keepalive_ms", k, 100)
         let ds = src("deadtime_ms", d, ks.map { $0.value * 10 })
@@ -459,9 +462,10 @@ final class ConfigDecoder {
     /// key set in the table being checked (inherited values were checked with their table).
     func checkLinkTiming(keepalive k: TimingSource, deadtime d: TimingSource, warntime w: TimingSource) {
         func note(_ s: TimingSource, _ name: String) -> String {
-            s.own ? "\(name) (\(s.value))" : "\(name) (\(s.value), from \(s.keyPath))"
+            s.origin.map { "\(name) (\(s.value), \($0))" } ?? "\(name) (\(s.value))"
         }
-        if d.value <= 2 * k.value {
+        let deadtimeOK = d.value > 2 * k.value
+        if !deadtimeOK {
             if d.own {
                 diagnostics.error(d.keyPath, d.line, "must be more than 2 x \(note(k, "keepalive_ms")), got \(d.value)")
             } else if k.own {
@@ -470,7 +474,8 @@ final class ConfigDecoder {
                     "\(note(d, "deadtime_ms")) must be more than 2 x keepalive_ms, but keepalive_ms is \(k.value)")
             }
         }
-        if !(k.value < w.value && w.value < d.value) {
+        // A derived warntime (deadtime / 2) fails whenever the deadtime rule fails: report that once.
+        if !(k.value < w.value && w.value < d.value) && (deadtimeOK || w.own) {
             if w.own {
                 diagnostics.error(
                     w.keyPath, w.line,
@@ -561,24 +566,28 @@ final class ConfigDecoder {
         let d = r.integer("deadtime_ms", Self.deadtimeRange)
         let w = r.integer("warntime_ms", Self.deadtimeRange)
         func own(_ key: String, _ v: Int64) -> TimingSource {
-            TimingSource(value: v, keyPath: r.keyPath(key), line: r.line(of: key), own: true)
+            TimingSource(value: v, keyPath: r.keyPath(key), line: r.line(of: key), origin: nil)
         }
         func derived(_ key: String, _ v: Int64) -> TimingSource {
-            TimingSource(value: v, keyPath: r.keyPath(key), line: r.line(of: key), own: false)
+            TimingSource(value: v, keyPath: r.keyPath(key), line: r.line(of: key), origin: "default")
+        }
+        /// An inherited [timing] value: checked there, so never reported at this link.
+        func inherited(_ s: TimingSource?) -> TimingSource? {
+            s.map { TimingSource(value: $0.value, keyPath: $0.keyPath, line: $0.line, origin: "from [timing]") }
         }
         var ks: TimingSource?
         var ds: TimingSource?
         var ws: TimingSource?
         switch k {
         case .present(let v, _): ks = own("keepalive_ms", v)
-        case .absent: ks = defaults.keepalive
+        case .absent: ks = inherited(defaults.keepalive)
         case .invalid: ks = nil
         }
         switch d {
         case .present(let v, _): ds = own("deadtime_ms", v)
         case .invalid: ds = nil
         case .absent:
-            if defaults.deadtimeExplicit || !k.isPresent { ds = defaults.deadtime } else {
+            if defaults.deadtimeExplicit || !k.isPresent { ds = inherited(defaults.deadtime) } else {
                 ds = ks.map { derived("deadtime_ms", $0.value * 10) }
             }
         }
@@ -586,7 +595,7 @@ final class ConfigDecoder {
         case .present(let v, _): ws = own("warntime_ms", v)
         case .invalid: ws = nil
         case .absent:
-            if defaults.warntimeExplicit || (!k.isPresent && !d.isPresent) { ws = defaults.warntime } else {
+            if defaults.warntimeExplicit || (!k.isPresent && !d.isPresent) { ws = inherited(defaults.warntime) } else {
                 ws = ds.map { derived("warntime_ms", $0.value / 2) }
             }
         }
@@ -642,9 +651,10 @@ final class ConfigDecoder {
                 r.error("peer_mac", "must be a MAC address like \"52:54:00:12:34:56\" (six hex pairs separated by ':' or '-') or \"broadcast\", got \"\(escapeTOMLString(s))\"")
             }
         }
-        let ethertype = r.integer("ethertype", 0x0600...0xFFFF)
-        if case .invalid = ethertype, let v = r.table["ethertype"]?.value.integer, v < 0x0600 {
-            r.error("ethertype", "values below 0x0600 are frame lengths, not EtherTypes")
+        var ethertype = r.integer("ethertype", 0...0xFFFF)
+        if case .present(let v, _) = ethertype, v < 0x0600 {
+            r.error("ethertype", "must be at least 0x0600 (smaller values are frame lengths, not EtherTypes), got 0x\(hex2(UInt8(v >> 8)))\(hex2(UInt8(v & 0xFF)))")
+            ethertype = .invalid
         }
         guard let interface, let peer, let et = ethertype.or(0x88B5) else { return nil }
         return .init(interface: interface, peer: peer, ethertype: UInt16(et))
