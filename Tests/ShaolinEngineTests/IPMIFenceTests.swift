@@ -21,10 +21,11 @@ struct IPMIFenceTests {
         #expect(try bmc.powerStatus() == "on")
 
         let outcome = IPMIFence(settings: bmc.settings()).fence(action: .off)
+        let runningAtConfirmation = TestSystem.isRunning(peer)
         #expect(outcome.result == .confirmedOff, "\(outcome.log)")
-        // The peer process really stops (ipmi_sim acts at its 1 s tick; it
-        // reports off once it has stopped what startcmd started).
-        #expect(TestSystem.waitGone(peer, timeout: 3))
+        // The peer process really stopped, before the confirmation (ipmi_sim
+        // acts at its 1 s tick and reports off once its startcmd child died).
+        #expect(!runningAtConfirmation)
         #expect(try bmc.powerStatus() == "off")
         // Sequence in the log: off accepted, then status polls, the last "off".
         let offLine = outcome.log.firstIndex { $0.contains("chassis power off: accepted") }
@@ -35,6 +36,16 @@ struct IPMIFenceTests {
             #expect(first > offLine)
             #expect(outcome.log[last].contains("status: off"))
         }
+    }
+
+    @Test func peerIgnoringSIGTERMIsGoneWhenOffIsConfirmed() throws {
+        let bmc = try IPMISimulator(peerIgnoresTerm: true)
+        defer { bmc.stop() }
+        let peer = try bmc.powerOnPeer()
+        let outcome = IPMIFence(settings: bmc.settings()).fence(action: .off)
+        let runningAtConfirmation = TestSystem.isRunning(peer)
+        #expect(outcome.result == .confirmedOff, "\(outcome.log)")
+        #expect(!runningAtConfirmation, "\(outcome.log)")
     }
 
     @Test func wrongPasswordFailsClearlyWithoutRetryOrEffect() throws {
