@@ -18,6 +18,8 @@
 //   * stdout and stderr are separate pipes, drained with poll(2); each keeps
 //     at most `outputLimit` bytes (the rest is read and dropped, so the child
 //     never blocks on a full pipe).
+//   * posix_spawn failing with ETXTBSY (a freshly written script still open
+//     for writing in a concurrently spawned child) is retried for ~75 ms.
 //   * the child's exit is observed through a pidfd (Linux >= 5.3), falling
 //     back to waitpid(WNOHANG) every 10 ms without one.
 //   * on timeout the whole group gets SIGTERM, then SIGKILL after
@@ -223,11 +225,20 @@ private struct Runner {
 
         var child: pid_t = 0
         start = ProcessSpawn.monotonicNanoseconds()
-        let rc: Int32
-        if options.executable.contains("/") {
-            rc = posix_spawn(&child, options.executable, &actions, &attr, cArgv, cEnv)
-        } else {
-            rc = posix_spawnp(&child, options.executable, &actions, &attr, cArgv, cEnv)
+        var rc: Int32 = 0
+        // ETXTBSY is transient: a script just written by this process can be
+        // held open for writing by a child another thread is spawning, until
+        // that child's exec closes it. Retry briefly (5+10+20+40 ms).
+        var pause: UInt32 = 5_000
+        for attempt in 0..<5 {
+            if options.executable.contains("/") {
+                rc = posix_spawn(&child, options.executable, &actions, &attr, cArgv, cEnv)
+            } else {
+                rc = posix_spawnp(&child, options.executable, &actions, &attr, cArgv, cEnv)
+            }
+            if rc != ETXTBSY || attempt == 4 { break }
+            usleep(pause)
+            pause *= 2
         }
         // The child's ends are no longer ours.
         close(outPipe[1]); outPipe[1] = -1

@@ -56,6 +56,7 @@ struct CommandFenceTests {
         ])
         let report = sequence.run()
         #expect(report.isConfirmedOff)
+        #expect(sequence.worstCaseMilliseconds == 3 * (30000 + 500))
         #expect(report.attempts.count == 2)
         #expect(report.attempts.map(\.level) == [1, 2])
         #expect(report.attempts.map(\.target) == ["pdu", "san"])

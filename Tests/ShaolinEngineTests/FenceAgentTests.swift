@@ -49,6 +49,7 @@ struct FenceIPMILanTests {
             return
         }
         #expect(reason.contains("fence_ipmilan action=off ended with exit 1"))
+        #expect(!reason.contains("DeprecationWarning"))
         #expect(TestSystem.isRunning(peer))
     }
 }
@@ -165,6 +166,9 @@ struct FenceAgentScriptedTests {
         #expect(outcome.result == .timeout("fence_hang action=off did not finish within 300 ms"))
         #expect(lines(dir + "/runs").count == 2)
         #expect(outcome.durationMilliseconds < 2 * (300 + 500) + 100 + 1000)
+        // Two runs (action, then status) with retries: 2 × (800 + 100 + 800).
+        #expect(agent.worstCaseMilliseconds == 3400)
+        #expect(outcome.durationMilliseconds < Double(agent.worstCaseMilliseconds))
     }
 
     @Test func optionsThatCouldInjectLinesAreRejected() {

@@ -84,6 +84,7 @@ struct IPMIFenceTests {
         // 2 calls × 700 ms + 200 ms backoff, plus up to 200 ms kill grace each.
         #expect(outcome.durationMilliseconds >= 1600)
         #expect(outcome.durationMilliseconds < 1600 + 400 + 1000)
+        #expect(outcome.durationMilliseconds < Double(settings.worstCaseMilliseconds))
     }
 
     @Test func frozenBMCIsBoundedByTheCallTimeout() throws {

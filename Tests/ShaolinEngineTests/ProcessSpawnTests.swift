@@ -111,6 +111,24 @@ struct ProcessSpawnTests {
         }
     }
 
+    @Test func scriptBusyForWritingIsRetriedBriefly() throws {
+        let dir = try TestSystem.makeTempDirectory("shaolin-spawn")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/script"
+        try TestSystem.write("#!/bin/sh\necho ran\n", to: path, mode: 0o755)
+        // Held open for writing for good: the retries give up with ETXTBSY.
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        #expect(throws: SpawnError.spawnFailed(executable: path, errno: ETXTBSY)) {
+            try ProcessSpawn.run(SpawnOptions(executable: path, timeoutMilliseconds: 1000))
+        }
+        // Released 20 ms into the spawn: a retry succeeds.
+        let closer = Thread { usleep(20_000); close(fd) }
+        closer.start()
+        let r = try ProcessSpawn.run(SpawnOptions(executable: path, timeoutMilliseconds: 2000))
+        #expect(r.succeeded)
+        #expect(r.outputText == "ran\n")
+    }
+
     @Test func noDescriptorLeaksIntoTheChild() throws {
         let fd = open("/dev/null", O_RDONLY)  // not CLOEXEC on purpose
         defer { close(fd) }

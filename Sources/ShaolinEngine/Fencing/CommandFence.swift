@@ -40,6 +40,8 @@ public struct CommandFence: FenceDriver {
     public init(settings: CommandFenceSettings) { self.settings = settings }
 
     public var name: String { "command" }
+    /// The timeout plus ProcessSpawn's default 500 ms kill grace.
+    public var worstCaseMilliseconds: Int { settings.timeout + 500 }
     public var target: String { settings.target }
 
     public func fence(action: FenceAction) -> FenceOutcome {

@@ -53,12 +53,25 @@ public struct FenceAgentSettings: Sendable, Equatable {
         self.verifyWithStatus = verifyWithStatus
         self.retryBackoff = retryBackoff
     }
+
+    /// Upper bound of one `fence(action:)` in milliseconds: two agent runs
+    /// (status + action, or action + status), each with all retries and
+    /// its kill grace.
+    public var worstCaseMilliseconds: Int {
+        2 * FenceSupport.retriedBound(
+            callMilliseconds: callTimeout + FenceAgent.killGrace, retries: retries,
+            backoff: retryBackoff)
+    }
 }
 
 public struct FenceAgent: FenceDriver {
     public let settings: FenceAgentSettings
 
+    static let killGrace = 500
+
     public init(settings: FenceAgentSettings) { self.settings = settings }
+
+    public var worstCaseMilliseconds: Int { settings.worstCaseMilliseconds }
 
     /// The agent's file name ("fence_ipmilan").
     public var name: String {
@@ -166,9 +179,12 @@ public struct FenceAgent: FenceDriver {
             let tag = attempt == 0 ? "" : " (retry \(attempt))"
             let options = SpawnOptions(
                 executable: settings.agentPath, arguments: [],
-                environment: ProcessSpawn.minimalEnvironment,
+                // fence-agents' Python prints DeprecationWarnings on stderr
+                // under Debian 12's Python 3.11; keep them out of reasons.
+                environment: ProcessSpawn.minimalEnvironment + ["PYTHONWARNINGS=ignore"],
                 standardInput: Array(standardInput(agentAction: agentAction).utf8),
-                timeoutMilliseconds: settings.callTimeout)
+                timeoutMilliseconds: settings.callTimeout,
+                killGraceMilliseconds: Self.killGrace)
             let result: SpawnResult
             do {
                 result = try ProcessSpawn.run(options)

@@ -77,6 +77,9 @@ public protocol FenceDriver: Sendable {
     var name: String { get }
     /// What is fenced, for logs ("127.0.0.1:623", a plug name, a script path).
     var target: String { get }
+    /// Upper bound of one `fence(action:)` in milliseconds, derived from the
+    /// settings (for the state machine's fencing deadline).
+    var worstCaseMilliseconds: Int { get }
     /// Runs the action to completion. Blocks; call on the fencing worker.
     func fence(action: FenceAction) -> FenceOutcome
 }
@@ -130,6 +133,17 @@ enum FenceSupport {
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
         return String(s)
+    }
+
+    /// Bound of `attempts` bounded calls with doubling backoff between them.
+    static func retriedBound(callMilliseconds: Int, retries: Int, backoff: Int) -> Int {
+        var total = callMilliseconds
+        var step = backoff
+        for _ in 0..<max(0, retries) {
+            total += step + callMilliseconds
+            step *= 2
+        }
+        return total
     }
 
     /// Sleeps the calling (worker) thread.

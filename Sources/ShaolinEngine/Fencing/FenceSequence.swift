@@ -50,6 +50,11 @@ public struct FenceSequence: Sendable {
 
     public init(methods: [FenceMethod]) { self.methods = methods }
 
+    /// Upper bound of `run()`: the methods' worst cases added up.
+    public var worstCaseMilliseconds: Int {
+        methods.reduce(0) { $0 + $1.driver.worstCaseMilliseconds }
+    }
+
     /// Runs the methods in order until one confirms the peer off.
     /// `shouldContinue` is asked before each method (e.g. the peer came back
     /// and the fence is no longer wanted); returning false stops early.

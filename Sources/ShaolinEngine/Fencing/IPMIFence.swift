@@ -80,16 +80,15 @@ public struct IPMIFenceSettings: Sendable, Equatable {
         self.retryBackoff = retryBackoff
     }
 
-    /// Upper bound of one `fence(action:)` in milliseconds (plus process
-    /// kill grace): the command with all retries, then the power wait (whose
-    /// last status call may start just before it ends).
+    /// Upper bound of one `fence(action:)` in milliseconds: a command and a
+    /// status query, each with all retries, then the power wait (whose last
+    /// status call may start just before it ends). Each call counts its
+    /// 200 ms kill grace.
     public var worstCaseMilliseconds: Int {
-        let attempts = 1 + max(0, retries)
-        var backoff = 0
-        var step = retryBackoff
-        for _ in 0..<max(0, retries) { backoff += step; step *= 2 }
-        let command = attempts * callTimeout + backoff
-        return 2 * command + powerTimeout + callTimeout
+        let call = callTimeout + IPMIFence.killGrace
+        let command = FenceSupport.retriedBound(
+            callMilliseconds: call, retries: retries, backoff: retryBackoff)
+        return 2 * command + powerTimeout + pollInterval + call
     }
 }
 
@@ -98,7 +97,10 @@ public struct IPMIFence: FenceDriver {
     /// IPMI_PASSWORD for `-E`, read from the environment at init.
     private let envPassword: String?
 
+    static let killGrace = 200
+
     public var name: String { "ipmi" }
+    public var worstCaseMilliseconds: Int { settings.worstCaseMilliseconds }
     public var target: String { "\(settings.host):\(settings.port)" }
 
     /// - Parameter environment: where `passwordEnv` is looked up; defaults
@@ -254,7 +256,7 @@ public struct IPMIFence: FenceDriver {
         let options = SpawnOptions(
             executable: settings.ipmitoolPath, arguments: arguments(verb: verb),
             environment: environment, timeoutMilliseconds: settings.callTimeout,
-            killGraceMilliseconds: 200, outputLimit: 16 * 1024)
+            killGraceMilliseconds: Self.killGrace, outputLimit: 16 * 1024)
         let tag = attempt == 0 ? "" : " (retry \(attempt))"
         let result: SpawnResult
         do {
