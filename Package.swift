@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        // Test-only: the reference HMAC-SHA256 the core's own implementation is checked against.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         .target(name: "ShaolinCore"),
@@ -49,6 +51,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "ShaolinCoreTests", dependencies: ["ShaolinCore"]),
+        .testTarget(
+            name: "ShaolinCryptoOracleTests",
+            dependencies: ["ShaolinCore", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ShaolinSimulationTests", dependencies: ["ShaolinSimulation", "ShaolinCore"]),
         .testTarget(name: "ShaolinLinuxTests", dependencies: ["ShaolinLinux", "ShaolinCore"]),
         .testTarget(name: "ShaolinEngineTests", dependencies: ["ShaolinEngine", "ShaolinCore", "ShaolinLinux"]),
