@@ -162,6 +162,16 @@ int cshaolin_affinity_contains(int cpu);
 size_t cshaolin_affinity_mask_size(void);
 int cshaolin_affinity_save(void *mask);
 int cshaolin_affinity_restore(const void *mask);
+/// getrlimit(RLIMIT_MEMLOCK). Returns 0 or -1 with errno.
+static inline int cshaolin_getrlimit_memlock(uint64_t *soft, uint64_t *hard, int *soft_infinite, int *hard_infinite) {
+    struct rlimit r;
+    if (getrlimit(RLIMIT_MEMLOCK, &r) < 0) return -1;
+    *soft = (uint64_t)r.rlim_cur; *hard = (uint64_t)r.rlim_max;
+    *soft_infinite = r.rlim_cur == RLIM_INFINITY; *hard_infinite = r.rlim_max == RLIM_INFINITY;
+    return 0;
+}
+static const int CSHAOLIN_SCHED_BATCH = 3;  // SCHED_BATCH (needs _GNU_SOURCE in sched.h)
+static const int CSHAOLIN_SCHED_IDLE = 5;   // SCHED_IDLE
 /// Touches `bytes` of stack below the caller so the pages are faulted in (and locked by mlockall).
 void cshaolin_prefault_stack(size_t bytes);
 
