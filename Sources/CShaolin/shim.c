@@ -113,3 +113,5 @@ __attribute__((noinline)) void cshaolin_prefault_stack(size_t bytes) {
     for (size_t i = 0; i < bytes; i += 256) buf[i] = 0;
     buf[bytes - 1] = 0;
 }
+
+int cshaolin_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }

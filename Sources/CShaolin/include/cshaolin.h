@@ -209,6 +209,11 @@ static inline int cshaolin_wdt_setoptions(int fd, int options) {
     return ioctl(fd, WDIOC_SETOPTIONS, &options);
 }
 
+// MARK: - Namespaces (setns/CLONE_NEWNET need _GNU_SOURCE: defined in shim.c)
+
+/// setns(fd, CLONE_NEWNET): moves the calling thread into the network namespace `fd` refers to.
+int cshaolin_setns_net(int fd);
+
 // MARK: - errno
 
 static inline int cshaolin_errno(void) { return errno; }
