@@ -26,13 +26,15 @@ final class SocatCable {
         if !ready { throw CommandFailed(command: p.arguments ?? [], status: -1, output: "links never appeared") }
     }
 
-    /// Kills socat by PID and waits for it.
+    /// Kills socat by PID and waits for it. SIGKILL: a child spawned from a Swift
+    /// concurrency (libdispatch) thread inherits a mask blocking SIGTERM, and a cut cable
+    /// is abrupt anyway.
     func kill() {
         guard let p = process else { return }
-        if p.isRunning { Glibc.kill(p.processIdentifier, SIGTERM) }
+        if p.isRunning { Glibc.kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         process = nil
-        // socat removes its links on SIGTERM; make sure, so the next start can make them.
+        // A killed socat leaves its links behind: remove them so the next start can make them.
         unlink(linkA)
         unlink(linkB)
     }
