@@ -145,6 +145,15 @@ public struct PacketSocket: Sendable {
         try Interface.flags(of: interface, using: fileDescriptor)
     }
 
+    /// Number of classic BPF instructions attached to the socket (4 for the EtherType filter).
+    ///
+    /// The corresponding C function is `getsockopt(SO_GET_FILTER)`.
+    public func kernelFilterLength() throws(Errno) -> Int {
+        let n = cshaolin_socket_filter_length(fileDescriptor.rawValue)
+        if n < 0 { throw Errno(rawValue: cshaolin_errno()) }
+        return Int(n)
+    }
+
     /// Closes the socket.
     public func close() throws(Errno) {
         try closeDescriptor(fileDescriptor)

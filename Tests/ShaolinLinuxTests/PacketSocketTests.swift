@@ -69,6 +69,9 @@ func send(_ socket: PacketSocket, _ text: String, to mac: MACAddress) throws -> 
         // The interface does not exist in the test's own namespace.
         #expect(throws: Errno.operationNotSupportedByDevice) { try PacketSocket.open(interface: ifA, etherType: Self.etherType) }
 
+        #expect(try a.kernelFilterLength() == 4 && b.kernelFilterLength() == 4)
+        #expect(a.interfaceIndex > 0 && a.etherType == 0x88B5)
+
         let macA = try a.macAddress(), macB = try b.macAddress()
         #expect(macA != macB && macA != .zero)
         // Cross-check against iproute2.

@@ -97,6 +97,13 @@ static inline ssize_t cshaolin_packet_recvfrom(int fd, void *buf, size_t len, ui
     return n;
 }
 
+/// Number of classic BPF instructions attached to `fd` (SO_GET_FILTER), or -1 with errno.
+static inline int cshaolin_socket_filter_length(int fd) {
+    socklen_t len = 0;
+    if (getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, NULL, &len) < 0) return -1;
+    return (int)len;
+}
+
 static const uint8_t CSHAOLIN_PACKET_OUTGOING = PACKET_OUTGOING;
 
 /// Attaches a classic BPF program accepting only frames whose EtherType (host order) matches.
