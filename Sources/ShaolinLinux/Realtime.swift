@@ -100,7 +100,7 @@ public enum Realtime {
             message = "SCHED_FIFO priority \(priority) was refused: needs CAP_SYS_NICE or root "
                 + "(or RLIMIT_RTPRIO >= \(priority)); under systemd check CPUQuota= and the cgroup's "
                 + "cpu.rt_runtime_us (a cgroup without an RT budget refuses real-time threads; "
-                + "set kernel.sched_rt_runtime_us or move the service to the root cgroup) — see docs"
+                + "set kernel.sched_rt_runtime_us or move the service to the root cgroup) — see docs/realtime.md"
         case .invalidArgument:
             let r = fifoPriorityRange
             message = "SCHED_FIFO priority \(priority) is out of range \(r.lowerBound)...\(r.upperBound)"
