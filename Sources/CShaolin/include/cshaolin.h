@@ -1,7 +1,16 @@
 // C shim: kernel and libc declarations Swift cannot import on its own.
-// (timerfd, epoll, AF_PACKET, watchdog ioctls, termios and pty helpers.)
+//
+// Everything here is either a header Swift's Glibc module does not expose (timerfd,
+// epoll, signalfd, AF_PACKET, watchdog, classic BPF), a constant defined by a
+// function-like macro (WDIOC_*, SKF_AD_*), or a tiny wrapper around a struct/union
+// that is awkward from Swift (struct ifreq, packed struct epoll_event, sockaddr_ll).
+//
+// Functions that need _GNU_SOURCE or _XOPEN_SOURCE (CPU_SET, ptsname_r, posix_openpt)
+// live in shim.c: this header is imported as a clang module next to the already-built
+// Glibc module, so feature macros defined here would not reach the libc headers.
 #ifndef CSHAOLIN_H
 #define CSHAOLIN_H
+
 #include <stdint.h>
 
 /* --- ProcessSpawn --- */
@@ -49,4 +58,217 @@ static inline int cshaolin_spawn_addclosefrom(posix_spawn_file_actions_t *fa, in
 extern int pipe2(int __pipedes[2], int __flags);
 static inline int cshaolin_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 /* --- end ProcessSpawn --- */
+#include <stddef.h>
+#include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <time.h>
+#include <termios.h>
+#include <sched.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <net/if.h>
+#include <net/ethernet.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <linux/filter.h>
+#include <linux/watchdog.h>
+
+// MARK: - epoll (struct epoll_event is packed on x86_64; keep its layout in C)
+
+static inline uint32_t cshaolin_epoll_event_events(const struct epoll_event *e) { return e->events; }
+static inline uint64_t cshaolin_epoll_event_token(const struct epoll_event *e) { return e->data.u64; }
+static inline size_t cshaolin_epoll_event_size(void) { return sizeof(struct epoll_event); }
+
+/// epoll_ctl with a 64-bit user token in `data.u64`.
+static inline int cshaolin_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event ev;
+    ev.events = events;
+    ev.data.u64 = token;
+    return epoll_ctl(epfd, op, fd, op == EPOLL_CTL_DEL ? NULL : &ev);
+}
+
+static const uint32_t CSHAOLIN_EPOLLIN = EPOLLIN;
+static const uint32_t CSHAOLIN_EPOLLOUT = EPOLLOUT;
+static const uint32_t CSHAOLIN_EPOLLPRI = EPOLLPRI;
+static const uint32_t CSHAOLIN_EPOLLERR = EPOLLERR;
+static const uint32_t CSHAOLIN_EPOLLHUP = EPOLLHUP;
+static const uint32_t CSHAOLIN_EPOLLRDHUP = EPOLLRDHUP;
+static const uint32_t CSHAOLIN_EPOLLET = EPOLLET;
+
+// MARK: - AF_PACKET (SOCK_DGRAM: the kernel builds and strips the Ethernet header)
+
+/// bind(2) a packet socket to one interface and one EtherType (`ethertype` in host order).
+static inline int cshaolin_packet_bind(int fd, int ifindex, uint16_t ethertype) {
+    struct sockaddr_ll sll = {0};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ethertype);
+    sll.sll_ifindex = ifindex;
+    return bind(fd, (const struct sockaddr *)&sll, sizeof sll);
+}
+
+/// sendto(2) `len` bytes to a 6-byte destination MAC; the kernel prepends the Ethernet header.
+static inline ssize_t cshaolin_packet_sendto(int fd, int ifindex, uint16_t ethertype,
+                                             const uint8_t *dst_mac, const void *buf, size_t len) {
+    struct sockaddr_ll sll = {0};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ethertype);
+    sll.sll_ifindex = ifindex;
+    sll.sll_halen = ETH_ALEN;
+    for (int i = 0; i < ETH_ALEN; i++) sll.sll_addr[i] = dst_mac[i];
+    return sendto(fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&sll, sizeof sll);
+}
+
+/// recvfrom(2) one frame; writes the 6-byte source MAC, the EtherType (host order) and the
+/// packet type (PACKET_HOST, PACKET_BROADCAST, PACKET_OUTGOING, ...).
+/// With MSG_TRUNC the return value is the frame's real length even when `len` is smaller.
+static inline ssize_t cshaolin_packet_recvfrom(int fd, void *buf, size_t len, uint8_t *src_mac,
+                                               uint16_t *ethertype, uint8_t *pkttype) {
+    struct sockaddr_ll sll;
+    socklen_t sl = sizeof sll;
+    ssize_t n = recvfrom(fd, buf, len, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&sll, &sl);
+    if (n >= 0) {
+        for (int i = 0; i < ETH_ALEN; i++) src_mac[i] = sll.sll_addr[i];
+        *ethertype = ntohs(sll.sll_protocol);
+        *pkttype = sll.sll_pkttype;
+    }
+    return n;
+}
+
+/// Number of classic BPF instructions attached to `fd` (SO_GET_FILTER), or -1 with errno.
+static inline int cshaolin_socket_filter_length(int fd) {
+    socklen_t len = 0;
+    if (getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, NULL, &len) < 0) return -1;
+    return (int)len;
+}
+
+static const uint8_t CSHAOLIN_PACKET_OUTGOING = PACKET_OUTGOING;
+
+/// Attaches a classic BPF program accepting only frames whose EtherType (host order) matches.
+int cshaolin_attach_ethertype_filter(int fd, uint16_t ethertype);
+
+// MARK: - Interfaces (struct ifreq is a union; fill it here)
+
+/// SIOCGIFHWADDR: copies the 6-byte hardware address of `name` into `mac`.
+int cshaolin_if_hwaddr(int sockfd, const char *name, uint8_t *mac);
+/// SIOCGIFFLAGS: the interface flags (IFF_UP, IFF_RUNNING, ...).
+int cshaolin_if_flags(int sockfd, const char *name, uint32_t *flags);
+/// SIOCGIFINDEX through the socket's own network namespace.
+int cshaolin_if_index(int sockfd, const char *name, int *ifindex);
+
+static const uint32_t CSHAOLIN_IFF_UP = IFF_UP;
+static const uint32_t CSHAOLIN_IFF_RUNNING = IFF_RUNNING;
+static const uint32_t CSHAOLIN_IFF_LOWER_UP = 0x10000; // IFF_LOWER_UP (linux/if.h, not in net/if.h)
+static const int CSHAOLIN_IFNAMSIZ = IFNAMSIZ;
+
+// MARK: - termios
+
+/// The Bxxx speed_t constant for a baud rate in 9600...921600, or 0 if unsupported.
+static inline speed_t cshaolin_baud_constant(uint32_t baud) {
+    switch (baud) {
+    case 9600: return B9600;
+    case 19200: return B19200;
+    case 38400: return B38400;
+    case 57600: return B57600;
+    case 115200: return B115200;
+    case 230400: return B230400;
+    case 460800: return B460800;
+    case 500000: return B500000;
+    case 576000: return B576000;
+    case 921600: return B921600;
+    default: return 0;
+    }
+}
+
+/// Raw 8N1, CLOCAL|CREAD, optional CRTSCTS, VMIN=0/VTIME=0, at `speed` (a Bxxx constant).
+/// Returns 0 or -1 with errno set.
+int cshaolin_termios_configure_raw(int fd, speed_t speed, int rtscts);
+
+/// The speed and CRTSCTS currently set on `fd` (for checks). Returns 0 or -1 with errno.
+int cshaolin_termios_get(int fd, speed_t *ispeed, speed_t *ospeed, int *rtscts, int *raw8n1);
+
+// MARK: - pty (posix_openpt & co. need _XOPEN_SOURCE/_GNU_SOURCE: defined in shim.c)
+
+int cshaolin_posix_openpt(int flags);
+int cshaolin_grantpt(int fd);
+int cshaolin_unlockpt(int fd);
+/// ptsname_r into `buf`; returns 0 or an errno value (like ptsname_r).
+int cshaolin_ptsname_r(int fd, char *buf, size_t len);
+
+// MARK: - Real time (CPU_SET needs _GNU_SOURCE: defined in shim.c)
+
+/// sched_setaffinity of the calling thread to exactly one CPU. Returns 0 or -1 with errno.
+int cshaolin_set_affinity_single(int cpu);
+/// The CPU count in the calling thread's affinity mask, or -1 with errno.
+int cshaolin_affinity_count(void);
+/// Whether `cpu` is in the calling thread's affinity mask (1/0), or -1 with errno.
+int cshaolin_affinity_contains(int cpu);
+/// Saves the calling thread's affinity mask into an opaque buffer (`cshaolin_affinity_mask_size()` bytes).
+size_t cshaolin_affinity_mask_size(void);
+int cshaolin_affinity_save(void *mask);
+int cshaolin_affinity_restore(const void *mask);
+/// getrlimit(RLIMIT_MEMLOCK). Returns 0 or -1 with errno.
+static inline int cshaolin_getrlimit_memlock(uint64_t *soft, uint64_t *hard, int *soft_infinite, int *hard_infinite) {
+    struct rlimit r;
+    if (getrlimit(RLIMIT_MEMLOCK, &r) < 0) return -1;
+    *soft = (uint64_t)r.rlim_cur; *hard = (uint64_t)r.rlim_max;
+    *soft_infinite = r.rlim_cur == RLIM_INFINITY; *hard_infinite = r.rlim_max == RLIM_INFINITY;
+    return 0;
+}
+static const int CSHAOLIN_SCHED_BATCH = 3;  // SCHED_BATCH (needs _GNU_SOURCE in sched.h)
+static const int CSHAOLIN_SCHED_IDLE = 5;   // SCHED_IDLE
+/// Touches `bytes` of stack below the caller so the pages are faulted in (and locked by mlockall).
+void cshaolin_prefault_stack(size_t bytes);
+
+// MARK: - Watchdog (WDIOC_* are function-like macros: export them as constants)
+
+static const unsigned long CSHAOLIN_WDIOC_GETSUPPORT = WDIOC_GETSUPPORT;
+static const unsigned long CSHAOLIN_WDIOC_GETSTATUS = WDIOC_GETSTATUS;
+static const unsigned long CSHAOLIN_WDIOC_GETBOOTSTATUS = WDIOC_GETBOOTSTATUS;
+static const unsigned long CSHAOLIN_WDIOC_SETOPTIONS = WDIOC_SETOPTIONS;
+static const unsigned long CSHAOLIN_WDIOC_KEEPALIVE = WDIOC_KEEPALIVE;
+static const unsigned long CSHAOLIN_WDIOC_SETTIMEOUT = WDIOC_SETTIMEOUT;
+static const unsigned long CSHAOLIN_WDIOC_GETTIMEOUT = WDIOC_GETTIMEOUT;
+static const unsigned long CSHAOLIN_WDIOC_GETTIMELEFT = WDIOC_GETTIMELEFT;
+static const int CSHAOLIN_WDIOS_DISABLECARD = WDIOS_DISABLECARD;
+static const int CSHAOLIN_WDIOS_ENABLECARD = WDIOS_ENABLECARD;
+static const uint32_t CSHAOLIN_WDIOF_SETTIMEOUT = WDIOF_SETTIMEOUT;
+static const uint32_t CSHAOLIN_WDIOF_MAGICCLOSE = WDIOF_MAGICCLOSE;
+static const uint32_t CSHAOLIN_WDIOF_KEEPALIVEPING = WDIOF_KEEPALIVEPING;
+static const uint32_t CSHAOLIN_WDIOF_PRETIMEOUT = WDIOF_PRETIMEOUT;
+
+static inline int cshaolin_wdt_getsupport(int fd, struct watchdog_info *info) {
+    return ioctl(fd, WDIOC_GETSUPPORT, info);
+}
+static inline int cshaolin_wdt_settimeout(int fd, int *seconds) {
+    return ioctl(fd, WDIOC_SETTIMEOUT, seconds);
+}
+static inline int cshaolin_wdt_gettimeout(int fd, int *seconds) {
+    return ioctl(fd, WDIOC_GETTIMEOUT, seconds);
+}
+static inline int cshaolin_wdt_keepalive(int fd) {
+    int dummy = 0;
+    return ioctl(fd, WDIOC_KEEPALIVE, &dummy);
+}
+static inline int cshaolin_wdt_setoptions(int fd, int options) {
+    return ioctl(fd, WDIOC_SETOPTIONS, &options);
+}
+
+// MARK: - Namespaces (setns/CLONE_NEWNET need _GNU_SOURCE: defined in shim.c)
+
+/// setns(fd, CLONE_NEWNET): moves the calling thread into the network namespace `fd` refers to.
+int cshaolin_setns_net(int fd);
+
+// MARK: - errno
+
+static inline int cshaolin_errno(void) { return errno; }
+
 #endif

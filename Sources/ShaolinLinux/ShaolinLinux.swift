@@ -1,2 +1,0 @@
-// Thin typed syscall wrappers, one file per kernel facility.
-import CShaolin
