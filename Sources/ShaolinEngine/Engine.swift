@@ -1,0 +1,214 @@
+// Start-up and wiring: configuration → key → state machine, links, fencing, real-time set-up,
+// slow side; then the real-time loop on the calling thread.
+
+import Glibc
+import ShaolinCore
+import ShaolinLinux
+import SystemPackage
+
+public struct EngineOptions: Sendable {
+    public var configPath: String
+    public var statusPath: String?
+    public var foreground = true
+    public init(configPath: String, statusPath: String? = nil) {
+        self.configPath = configPath
+        self.statusPath = statusPath
+    }
+}
+
+public struct StartupError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ m: String) { message = m }
+    public var description: String { message }
+}
+
+public enum Engine {
+    /// Reads and validates the configuration file; errors carry key and line.
+    public static func loadConfiguration(_ path: String) -> (Configuration?, [String], [String]) {
+        switch FileIO.read(path) {
+        case .failure(let e): return (nil, ["cannot read configuration \(e)"], [])
+        case .success(let bytes):
+            let load = Configuration.load(bytes: bytes)
+            return (load.configuration, load.errors.map { "\(path): \($0)" }, load.warnings.map { "\(path): warning: \($0)" })
+        }
+    }
+
+    /// Loads the cluster key with the permission rules of `ClusterKey`.
+    public static func loadKey(_ path: String) throws(StartupError) -> ClusterKey {
+        guard let st = FileIO.modeAndOwner(path) else {
+            throw StartupError("cannot read key file \(path): \(FileIO.errnoText()) (create one with `shaolinctl keygen \(path)`)")
+        }
+        do {
+            try ClusterKey.checkPermissions(path: path, mode: st.mode, owner: st.uid, euid: UInt32(geteuid()))
+            switch FileIO.read(path) {
+            case .failure(let e): throw StartupError("cannot read key file \(e)")
+            case .success(let bytes): return try ClusterKey.parse(fileContents: bytes)
+            }
+        } catch let e as ClusterKeyError {
+            throw StartupError(e.description)
+        } catch {
+            throw StartupError("\(error)")
+        }
+    }
+
+    /// A random 64-bit incarnation (never 0).
+    public static func newIncarnation() -> UInt64 {
+        var v: UInt64 = 0
+        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { _ = withUnsafeMutableBytes(of: &v) { read(fd, $0.baseAddress, 8) }; close(fd) }
+        if v == 0 { v = UInt64(bitPattern: SystemClock.realtimeNanos()) | 1 }
+        return v
+    }
+
+    /// Builds the fencing sequence from the configuration (nil = manual only).
+    public static func fenceSequence(_ c: Configuration, log: EventLog) -> FenceSequence? {
+        var methods: [FenceMethod] = []
+        let target = c.peer.name
+        for m in c.fencing.methods {
+            switch m {
+            case .ipmi:
+                guard let i = c.fencing.ipmi else { continue }
+                let action: FenceAction = i.action == .off ? .off : (i.action == .reset ? .reset : .cycle)
+                methods.append(FenceMethod(driver: IPMIFence(settings: IPMIFenceSettings(
+                    host: i.host, port: Int(i.port), user: i.user, passwordFile: i.passwordFile,
+                    passwordEnv: i.passwordEnv, cipherSuite: i.cipherSuite, privilege: i.privilege.rawValue,
+                    action: action, callTimeout: Int(i.timeoutMs), retries: i.retries,
+                    powerTimeout: Int(i.powerTimeoutMs))), action: action))
+            case .fenceAgent:
+                guard let a = c.fencing.agent else { continue }
+                var opts: [String: String] = [:]
+                for o in a.options { opts[o.name] = o.value }
+                methods.append(FenceMethod(driver: FenceAgent(settings: FenceAgentSettings(
+                    agentPath: a.path, options: opts, action: .off, callTimeout: Int(a.timeoutMs))), action: .off))
+            case .command:
+                guard let cmd = c.fencing.command else { continue }
+                methods.append(FenceMethod(driver: CommandFence(settings: CommandFenceSettings(
+                    path: cmd.path, arguments: cmd.args, target: target, action: .off, timeout: Int(cmd.timeoutMs))), action: .off))
+            case .manual:
+                break
+            }
+        }
+        return methods.isEmpty ? nil : FenceSequence(methods: methods)
+    }
+
+    /// Opens every configured link.
+    public static func openLinks(_ c: Configuration) throws(StartupError) -> [any HeartbeatLink] {
+        var out: [any HeartbeatLink] = []
+        for (i, l) in c.links.enumerated() {
+            do {
+                switch l.kind {
+                case .ethernet(let e):
+                    let mac: ShaolinLinux.MACAddress
+                    switch e.peer {
+                    case .broadcast: mac = .broadcast
+                    case .mac(let m): mac = ShaolinLinux.MACAddress(m.bytes[0], m.bytes[1], m.bytes[2], m.bytes[3], m.bytes[4], m.bytes[5])
+                    }
+                    out.append(try EthernetLink(id: UInt8(i), name: l.name, interface: e.interface, etherType: e.ethertype, peer: mac))
+                case .serial(let s):
+                    out.append(try SerialLink(id: UInt8(i), name: l.name, device: s.device, baud: s.baud, flowControl: s.flowControl))
+                }
+            } catch {
+                throw StartupError(error.description)
+            }
+        }
+        return out
+    }
+
+    /// The real-time set-up: memory lock, stack prefault, SCHED_FIFO, affinity. Returns
+    /// whether the engine runs degraded; throws when a refused step is not allowed.
+    public static func enterRealtime(_ r: Configuration.Realtime, log: EventLog) throws(StartupError) -> Bool {
+        guard r.enabled else {
+            log.write(.warning, "real-time scheduling disabled by configuration: heartbeat timing is best effort", event: "RT_DISABLED")
+            return true
+        }
+        var problems: [String] = []
+        if r.mlock {
+            do { try Realtime.lockAllMemory() } catch { problems.append(error.description) }
+        }
+        Realtime.prefaultStack(kibibytes: 256)
+        do { try Realtime.setFIFO(priority: CInt(r.priority)) } catch { problems.append(error.description) }
+        if r.cpu >= 0 {
+            do { try Realtime.pin(toCPU: r.cpu) } catch { problems.append(error.description) }
+        }
+        if problems.isEmpty {
+            log.write(.info, "real-time: SCHED_FIFO priority \(r.priority)\(r.mlock ? ", memory locked" : "")\(r.cpu >= 0 ? ", CPU \(r.cpu)" : "")", event: "RT_READY")
+            return false
+        }
+        for p in problems { log.write(.error, "real-time set-up refused: \(p)", event: "RT_REFUSED") }
+        if r.allowDegraded {
+            log.write(.warning, "continuing without full real-time guarantees (realtime.allow_degraded = true)", event: "RT_DEGRADED")
+            return true
+        }
+        throw StartupError("real-time set-up refused (set realtime.allow_degraded = true to run anyway): " + problems.joined(separator: "; "))
+    }
+
+    /// Runs the engine until it leaves. Returns the process exit code.
+    public static func run(_ options: EngineOptions) -> Int32 {
+        let (config, errors, warnings) = loadConfiguration(options.configPath)
+        for w in warnings { printErr(w) }
+        guard let c = config else {
+            for e in errors { printErr(e) }
+            return 2
+        }
+        let log = EventLog(node: c.node.name, target: c.log.target.rawValue, level: c.log.level.rawValue)
+        do {
+            let key = try loadKey(c.cluster.keyFile)
+            let params = c.clusterParameters()
+            let codec = FrameCodec(clusterID: c.cluster.id, key: key)
+            let incarnation = newIncarnation()
+            let machine = ClusterStateMachine(parameters: params, codec: codec, incarnation: incarnation)
+            if c.watchdog.isDisabled {
+                log.write(.warning, "watchdog = \"none\": a hung node cannot fence itself; the peer's fencing is the only protection", event: "WATCHDOG_NONE")
+            }
+            let links = try openLinks(c)
+            for (l, cl) in zip(links, c.links) {
+                if case .serial(let s) = cl.kind {
+                    let ft = SerialLink.frameTimeMilliseconds(baud: s.baud)
+                    if ft * 2 > Double(cl.keepaliveMs) {
+                        log.write(.warning, "link \(l.name): one frame takes \(Int(ft)) ms at \(s.baud) baud; keepalive \(cl.keepaliveMs) ms leaves no headroom", event: "SERIAL_TOO_SLOW")
+                    }
+                }
+                if !l.carrierUp { log.write(.warning, "link \(l.name) is down at start; it will be retried", event: "LINK_DOWN") }
+            }
+            // Signals go to the real-time loop through a signalfd: block them before any thread starts.
+            let signals: SignalFD
+            do { signals = try SignalFD.open() } catch { throw StartupError("signalfd: \(error)") }
+            var pipeFDs: [Int32] = [0, 0]
+            guard pipe(&pipeFDs) == 0 else { throw StartupError("pipe: \(FileIO.errnoText())") }
+            for fd in pipeFDs {
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            }
+            let toSlow = SPSCQueue<SlowMessage>(capacity: 4096)
+            let fromSlow = SPSCQueue<RealtimeInput>(capacity: 256)
+            let slow = SlowSide(toSlow: toSlow, toRealtime: fromSlow, wakeWrite: FileDescriptor(rawValue: pipeFDs[1]),
+                                log: log, fencing: fenceSequence(c, log: log), linkNames: c.links.map(\.name),
+                                statusPath: options.statusPath, nodeName: c.node.name, peerName: c.peer.name)
+            slow.start()
+            log.write(.notice, "starting: node \(c.node.name) (id \(c.node.id)), peer \(c.peer.name), \(links.count) link(s), incarnation \(String(incarnation, radix: 16))", event: "START")
+            let degraded = try enterRealtime(c.realtime, log: log)
+            let loop: RealtimeLoop
+            do {
+                loop = try RealtimeLoop(machine: machine, links: links, toSlow: toSlow, fromSlow: fromSlow,
+                                        wakePipe: FileDescriptor(rawValue: pipeFDs[0]), signals: signals,
+                                        realtimeDegraded: degraded)
+            } catch { throw StartupError("event loop: \(error)") }
+            let reason = loop.run()
+            slow.stop()
+            switch reason {
+            case .left: return 0
+            case .handedOver: return 10
+            case .stoodDown: return 11
+            case .failed(let m): log.write(.error, m); return 1
+            }
+        } catch {
+            log.write(.error, "\(error)", event: "START_FAILED")
+            return 1
+        }
+    }
+}
+
+public func printErr(_ s: String) {
+    var bytes = Array((s + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}

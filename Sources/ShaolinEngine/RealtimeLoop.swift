@@ -1,0 +1,232 @@
+// The real-time loop: one thread that owns the state machine and the links.
+//
+// Every wake-up (timer, frame, signal, slow-side input) first drains *all* links, then the
+// slow side's inputs and signals, and only then lets the state machine judge deadlines, so a
+// node that was not scheduled for a while sees the frames already queued before it could
+// blame the peer. The timerfd is armed at the state machine's absolute `nextDeadline` on
+// CLOCK_MONOTONIC: no drift, and lateness is measured against the deadline asked for.
+// Steady state: no allocation, no locks, no blocking calls.
+
+import Glibc
+import ShaolinCore
+import ShaolinLinux
+import SystemPackage
+
+public final class RealtimeLoop {
+    public enum ExitReason: Sendable, Equatable {
+        /// Graceful leave (SIGTERM): exit 0.
+        case left
+        /// Handover done: the node should power off (the peer is fencing it).
+        case handedOver
+        /// This node must not serve: reboot / self-fence.
+        case stoodDown
+        case failed(String)
+    }
+
+    var machine: ClusterStateMachine
+    /// A copy of the machine's codec: encoding must not touch `machine` while it drains actions.
+    let codec: FrameCodec
+    let links: [any HeartbeatLink]
+    let timer: TimerFD
+    let epoll: Epoll
+    let signals: SignalFD
+    let toSlow: SPSCQueue<SlowMessage>
+    let fromSlow: SPSCQueue<RealtimeInput>
+    let wakePipe: FileDescriptor
+    let frameBuffer: UnsafeMutableRawBufferPointer
+    let drainBuffer: UnsafeMutableRawBufferPointer
+    var events: EpollEventBuffer
+    var armedDeadline: Int64 = 0
+    var exitReason: ExitReason?
+    var lastStatus: Int64 = 0
+    let statusInterval: Int64
+    let realtimeDegraded: Bool
+
+    static let tokenTimer: UInt64 = 1_000
+    static let tokenSignals: UInt64 = 1_001
+    static let tokenWake: UInt64 = 1_002
+
+    public init(machine: ClusterStateMachine, links: [any HeartbeatLink], toSlow: SPSCQueue<SlowMessage>,
+                fromSlow: SPSCQueue<RealtimeInput>, wakePipe: FileDescriptor, signals: SignalFD,
+                statusInterval: Nanos = .ms(100), realtimeDegraded: Bool) throws(Errno) {
+        self.machine = machine
+        self.codec = machine.codec
+        self.links = links
+        self.toSlow = toSlow
+        self.fromSlow = fromSlow
+        self.wakePipe = wakePipe
+        self.signals = signals
+        self.statusInterval = statusInterval.value
+        self.realtimeDegraded = realtimeDegraded
+        timer = try TimerFD.monotonic()
+        epoll = try Epoll.create()
+        events = EpollEventBuffer(capacity: 32)
+        frameBuffer = .allocate(byteCount: FrameLayout.size, alignment: 16)
+        drainBuffer = .allocate(byteCount: 256, alignment: 16)
+        try epoll.add(timer.fileDescriptor, events: .input, token: Self.tokenTimer)
+        try epoll.add(signals.fileDescriptor, events: .input, token: Self.tokenSignals)
+        try epoll.add(wakePipe, events: .input, token: Self.tokenWake)
+        for (i, l) in links.enumerated() {
+            if let fd = l.descriptor { try epoll.add(fd, events: .input, token: UInt64(i)) }
+        }
+    }
+
+    deinit {
+        frameBuffer.deallocate()
+        drainBuffer.deallocate()
+    }
+
+    /// Runs until the state machine says to exit. Returns why.
+    public func run() -> ExitReason {
+        let start = SystemClock.monotonicNanos()
+        machine.handle(.localHealth(realtimeDegraded ? [.degradedRealtime] : []), now: Instant(nanoseconds: start))
+        machine.start(now: Instant(nanoseconds: start))
+        performActions()
+        arm()
+        while exitReason == nil {
+            let n = (try? epoll.wait(into: &events, timeoutMilliseconds: -1)) ?? 0
+            var timerFired = false
+            var signalled = false
+            var woken = false
+            for i in 0..<n {
+                switch events.token(at: i) {
+                case Self.tokenTimer: timerFired = true
+                case Self.tokenSignals: signalled = true
+                case Self.tokenWake: woken = true
+                default: break
+                }
+            }
+            step(timerFired: timerFired, signalled: signalled, woken: woken)
+        }
+        return exitReason!
+    }
+
+    /// One wake-up. Order matters: links, then inputs, then deadlines.
+    func step(timerFired: Bool, signalled: Bool, woken: Bool) {
+        var now = Instant(nanoseconds: SystemClock.monotonicNanos())
+        // 1. Every frame already queued on every link.
+        for l in links {
+            let id = l.id
+            l.drain { bytes in machine.receive(bytes, link: id, now: now) }
+            if l.carrierUp != linkCarrier(id) { machine.handle(.carrier(link: id, up: l.carrierUp), now: now) }
+        }
+        performActions()
+        // 2. Results and commands from the slow side.
+        if woken {
+            _ = drainBuffer.withMemoryRebound(to: UInt8.self) { b in Glibc.read(wakePipe.rawValue, b.baseAddress, b.count) }
+        }
+        while let input = fromSlow.pop() {
+            switch input {
+            case .fenceResult(let a, let c): machine.handle(.fenceResult(attempt: a, confirmed: c), now: now)
+            case .syncFinished: machine.handle(.syncFinished, now: now)
+            case .command(let c, let id): machine.handle(.command(c, id: id), now: now)
+            }
+            performActions()
+        }
+        // 3. Signals: SIGTERM / SIGINT = graceful leave.
+        if signalled {
+            while let sig = try? signals.read() {
+                if sig.signal == SIGTERM || sig.signal == SIGINT { machine.handle(.shutdown, now: now) }
+            }
+            performActions()
+        }
+        // 4. Deadlines.
+        if timerFired {
+            _ = try? timer.readExpirations()
+            now = Instant(nanoseconds: SystemClock.monotonicNanos())
+            if armedDeadline > 0 { toSlow.push(.lateness(max(0, now.nanoseconds - armedDeadline))) }
+            for (i, l) in links.enumerated() where l.refresh(now: now.nanoseconds) {
+                if let fd = l.descriptor { try? epoll.add(fd, events: .input, token: UInt64(i)) }
+            }
+        }
+        if now >= machine.nextDeadline {
+            machine.tick(now: now)
+            performActions()
+        }
+        // Descriptors of links that went down leave epoll (a hung-up pty would wake us forever).
+        for l in links where !l.carrierUp {
+            if let fd = l.descriptor { try? epoll.remove(fd) }
+        }
+        if now.nanoseconds - lastStatus >= statusInterval { publishStatus(now: now) }
+        arm()
+    }
+
+    func linkCarrier(_ id: UInt8) -> Bool {
+        for l in machine.links where l.parameters.id == id { return l.carrierUp }
+        return true
+    }
+
+    func arm() {
+        let d = machine.nextDeadline.nanoseconds
+        if d != armedDeadline {
+            armedDeadline = d
+            if d == Int64.max { try? timer.disarm() } else { try? timer.arm(deadline: d) }
+        }
+    }
+
+    /// Sends frames right here; everything else goes to the slow side.
+    func performActions() {
+        machine.drainActions { action in
+            switch action {
+            case .send(let link, let frame):
+                codec.encode(frame, into: frameBuffer)
+                for l in links where l.id == link { l.send(UnsafeRawBufferPointer(frameBuffer)) }
+            case .exit:
+                exitReason = .left
+                toSlow.push(.action(action))
+            case .shutdownSelf:
+                exitReason = .handedOver
+                toSlow.push(.action(action))
+            case .standDown:
+                exitReason = .stoodDown
+                toSlow.push(.action(action))
+            case .roleChanged:
+                toSlow.push(.action(action))
+                lastStatus = 0  // publish at the end of this step
+            default:
+                toSlow.push(.action(action))
+            }
+        }
+        if exitReason != nil { publishStatus(now: Instant(nanoseconds: SystemClock.monotonicNanos())) }
+    }
+
+    func publishStatus(now: Instant) {
+        lastStatus = now.nanoseconds
+        var h = StatusHeader()
+        h.now = now.nanoseconds
+        h.incarnation = machine.incarnation
+        h.role = machine.role
+        h.reason = machine.lastReason
+        h.roleSince = machine.roleSince.nanoseconds
+        h.epoch = machine.epoch
+        h.health = machine.health
+        h.peerKnown = machine.peer.known
+        h.peerAlive = machine.peer.alive
+        h.peerRole = machine.peer.role
+        h.peerIncarnation = machine.peer.incarnation
+        h.peerEpoch = machine.peer.epoch
+        h.peerView = machine.peer.view
+        h.fenceAttempt = machine.fence.attempt
+        h.fenceInFlight = machine.fence.inFlight
+        h.fenceFailures = machine.fence.failures
+        h.stalls = machine.stallCount
+        h.longestStall = machine.longestStall.value
+        h.slowQueueDrops = toSlow.dropped.load(ordering: .relaxed)
+        h.aliveLinks = machine.aliveLinks(now: now)
+        h.realtimeDegraded = realtimeDegraded
+        for (i, l) in machine.links.enumerated() {
+            var s = LinkStatus()
+            s.id = l.parameters.id
+            s.alive = l.alive
+            s.carrierUp = l.carrierUp
+            s.counters = l.counters
+            s.lastHeardAgo = l.lastHeard.map { (now - $0).value } ?? -1
+            if i < links.count {
+                s.sendDrops = links[i].sendDrops
+                s.framingRejects = links[i].framingRejects
+            }
+            toSlow.push(.link(s))
+        }
+        toSlow.push(.status(h))
+    }
+}

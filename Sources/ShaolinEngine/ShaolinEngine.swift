@@ -1,2 +1,0 @@
-import ShaolinCore
-import ShaolinLinux
