@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what building and testing shaolin needs on Debian 12 (run as root). Idempotent.
+# The Swift 6.3 toolchain itself is a prerequisite (see README).
+set -euo pipefail
+PKGS=(socat iproute2 procps ipmitool openipmi nftables stress-ng rt-tests fence-agents
+      libsystemd-dev libcap-dev pkg-config tmux python3)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v swift >/dev/null 2>&1; then
+  for d in /opt/swift/usr/bin /usr/share/swift/usr/bin; do [ -x "$d/swift" ] && export PATH="$d:$PATH"; done
+fi
+command -v swift >/dev/null 2>&1 || { echo "bootstrap: the Swift 6.3 toolchain is required (swift not found in PATH)" >&2; exit 1; }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The full test suite: unit tests, the 10,000-seed simulator, Linux-layer tests in network
+# namespaces, fencing against ipmi_sim, and two-node engine scenarios over veth + pty.
+# Run as root on Debian 12. Builds in release mode (the simulator is ~50x slower in debug).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source tools/bootstrap.sh
+[ "$(id -u)" = 0 ] || { echo "tools/test.sh must run as root (network namespaces, AF_PACKET, SCHED_FIFO)" >&2; exit 1; }
+echo "== build (release, with tests)"
+swift build -c release --build-tests
+echo "== test"
+swift test -c release --skip-build "$@"
