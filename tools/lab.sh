@@ -98,6 +98,8 @@ pid=\$(cat "$LAB_DIR/$peer.pid" 2>/dev/null || true)
 echo "\$(date +%s.%N) fence $peer pid=\$pid" >> "$LAB_DIR/fence.log"
 [ -n "\${FENCE_FAIL:-}" ] && exit 1
 [ -e "$LAB_DIR/fence-fails" ] && exit 1
+# Lab switch: confirm without killing (a fence that "succeeded" while the node lives on).
+[ -e "$LAB_DIR/fence-nokill" ] && exit 0
 if [ -n "\$pid" ] && kill -0 "\$pid" 2>/dev/null; then
   kill -9 "\$pid" 2>/dev/null || true
   for i in \$(seq 1 100); do kill -0 "\$pid" 2>/dev/null || exit 0; sleep 0.05; done

@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 source tools/bootstrap.sh
 [ "$(id -u)" = 0 ] || { echo "tools/test.sh must run as root (network namespaces, AF_PACKET, SCHED_FIFO)" >&2; exit 1; }
 echo "== build (release, with tests)"
-swift build -c release --build-tests
+swift build -c release --build-tests -Xswiftc -enable-testing
 echo "== test"
-swift test -c release --skip-build "$@"
+swift test -c release --skip-build -Xswiftc -enable-testing "$@"
