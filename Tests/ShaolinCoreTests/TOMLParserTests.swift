@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ShaolinCore
+import ShaolinCore
 
 /// Parses or records the issue; returns nil on error.
 private func parse(_ text: String) -> TOMLTable? {
