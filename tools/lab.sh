@@ -125,7 +125,7 @@ net_up() {
 }
 
 serial_up() {
-  socat pty,raw,echo=0,link="$LAB_DIR/ttyA" pty,raw,echo=0,link="$LAB_DIR/ttyB" 2>/dev/null &
+  socat pty,raw,echo=0,link="$LAB_DIR/ttyA" pty,raw,echo=0,link="$LAB_DIR/ttyB" </dev/null >/dev/null 2>&1 &
   echo $! > "$LAB_DIR/socat.pid"
   for i in $(seq 1 50); do [ -e "$LAB_DIR/ttyA" ] && [ -e "$LAB_DIR/ttyB" ] && return 0; sleep 0.05; done
   echo "socat did not create the pty pair" >&2; return 1
@@ -141,7 +141,7 @@ start_node() { # A|B
   local n=$1 ns
   if [ "$n" = A ]; then ns=$NS_A; else ns=$NS_B; fi
   ip netns exec "$ns" "$SHAOLIND" --config "$LAB_DIR/$n.toml" --status-file "$LAB_DIR/$n.status.json" \
-    >>"$LAB_DIR/$n.log" 2>&1 &
+    </dev/null >>"$LAB_DIR/$n.log" 2>&1 &
   echo $! > "$LAB_DIR/$n.pid"
 }
 

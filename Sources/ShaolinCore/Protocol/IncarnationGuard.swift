@@ -30,7 +30,11 @@ public struct IncarnationGuard: Sendable {
 
     /// Classifies an authentic frame's incarnation. `echoed` is the frame's `peerIncarnationSeen`.
     public mutating func check(incarnation: UInt64, echoed: UInt64, ours: UInt64) -> Verdict {
-        if incarnation == current && current != 0 { return .current }
+        if incarnation == current && current != 0 {
+            // A stray frame of another incarnation must not leave us echoing the wrong one.
+            lastHeard = current
+            return .current
+        }
         if isRetired(incarnation) { return .retired }
         if echoed == ours {
             let previous = current

@@ -298,7 +298,9 @@ public struct ClusterStateMachine: Sendable {
             case .standby:
                 // The peer waits as STANDBY and hears this incarnation: it will not take over
                 // without fencing us, so we may serve.
-                if peer.view == .alive && !f.health.contains(.maintenance) { becomeActive(.peerStandby, now: now) }
+                if peer.view == .alive && !f.health.contains(.maintenance) && !maintenance {
+                    becomeActive(.peerStandby, now: now)
+                }
             case .fencing, .stopped:
                 break  // The peer is fencing someone (perhaps our previous run) or leaving: wait.
             }
@@ -622,6 +624,8 @@ public struct ClusterStateMachine: Sendable {
     }
 
     private mutating func endLeaving() {
+        // A failed handover waits a full failback delay before any new attempt.
+        peer.healthyStandbySince = nil
         leaveSyncing = false
         leavePhaseDeadline = .never
         leaveNextRequest = .never
@@ -641,6 +645,8 @@ public struct ClusterStateMachine: Sendable {
         case .fenceConfirm:
             switch role {
             case .fencing:
+                // The operator's word cannot overrule frames we are hearing right now.
+                if peer.alive { reply(.peerAlive); return }
                 reply(nil)
                 peerFencedOrConfirmed(now: now)
                 becomeActive(.operatorConfirmed, now: now)
