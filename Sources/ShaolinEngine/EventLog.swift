@@ -60,7 +60,7 @@ public final class EventLog: @unchecked Sendable {
         } else {
             line = "[\(ms / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)] \(node) \(p.label): \(message)"
         }
-        if let e = event { line += " SHAOLIN_EVENT=\(e)" }
+        if let e = event { line += " SHAOLIN_EVENT=\(e) SHAOLIN_MONOTONIC_US=\(SystemClockShim.monotonic() / 1000)" }
         if !fields.isEmpty { line += " " + fields }
         line += "\n"
         var bytes = Array(line.utf8)

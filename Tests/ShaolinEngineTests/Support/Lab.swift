@@ -62,33 +62,54 @@ final class Lab {
         for (k, v) in extra { env[k] = v }
     }
 
+    /// Runs a program and waits for it with waitpid (not Foundation's Process: the threads
+    /// Swift Testing runs on block SIGCHLD, and Process then never sees its child exit).
+    /// Output goes to a file, not a pipe, so background children cannot hold it open.
+    func spawn(_ argv: [String]) throws -> (Int32, String) {
+        let outPath = "/tmp/shaolin-lab-\(id).\(UInt32.random(in: 0...UInt32.max)).out"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var dfl = sigset_t()
+        sigemptyset(&dfl)
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE] { sigaddset(&dfl, sig) }
+        posix_spawnattr_setsigdefault(&attr, &dfl)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let cargs = argv.map { strdup($0) } + [nil]
+        let cenv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { cargs.forEach { free($0) }; cenv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cargs, cenv)
+        guard rc == 0 else { throw LabError("posix_spawn \(argv[0]) failed: \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: outPath)
+        let exited = (status & 0x7f) == 0
+        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), text)
+    }
+
     @discardableResult
     func sh(_ args: [String], check: Bool = true) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [Lab.repo.appendingPathComponent("tools/lab.sh").path] + args
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        if check && p.terminationStatus != 0 {
-            throw LabError("tools/lab.sh \(args.joined(separator: " ")) failed (\(p.terminationStatus)): \(text)")
+        let (code, text) = try spawn(["/bin/bash", Lab.repo.appendingPathComponent("tools/lab.sh").path] + args)
+        if check && code != 0 {
+            throw LabError("tools/lab.sh \(args.joined(separator: " ")) failed (\(code)): \(text)")
         }
         return text
     }
 
     func run(_ cmd: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", cmd]
-        p.environment = env
-        try p.run()
-        p.waitUntilExit()
-        if p.terminationStatus != 0 { throw LabError("command failed (\(p.terminationStatus)): \(cmd)") }
+        let (code, text) = try spawn(["/bin/sh", "-c", cmd])
+        if code != 0 { throw LabError("command failed (\(code)): \(cmd)\n\(text)") }
     }
 
     func up(keepalive: Int = 100, deadtime: Int = 600) throws { try sh(["up", "\(keepalive)", "\(deadtime)"]) }
