@@ -135,6 +135,9 @@ public final class RealtimeLoop {
             _ = try? timer.readExpirations()
             now = Instant(nanoseconds: SystemClock.monotonicNanos())
             if armedDeadline > 0 { toSlow.push(.lateness(max(0, now.nanoseconds - armedDeadline))) }
+            // A serial link closes its descriptor when the device goes away (closing also takes it
+            // out of epoll, so a hung-up pty cannot wake us forever) and reopens it here; an
+            // Ethernet socket stays open and registered while its interface is down.
             for (i, l) in links.enumerated() where l.refresh(now: now.nanoseconds) {
                 if let fd = l.descriptor { try? epoll.add(fd, events: .input, token: UInt64(i)) }
             }
@@ -142,10 +145,6 @@ public final class RealtimeLoop {
         if now >= machine.nextDeadline {
             machine.tick(now: now)
             performActions()
-        }
-        // Descriptors of links that went down leave epoll (a hung-up pty would wake us forever).
-        for l in links where !l.carrierUp {
-            if let fd = l.descriptor { try? epoll.remove(fd) }
         }
         if now.nanoseconds - lastStatus >= statusInterval { publishStatus(now: now) }
         arm()
