@@ -326,7 +326,7 @@ struct FrameCodecTests {
 
     @Test("10,000 random inputs never trap; random 80-byte inputs with a valid prefix are rejected")
     func randomBytesNeverTrap() {
-        var rng = SplitMix(seed: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)
         var framesAccepted = 0
         for i in 0..<10_000 {
             let len: Int
@@ -368,18 +368,6 @@ struct FrameCodecTests {
     }
 }
 
-/// Deterministic PRNG for the tests (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 // MARK: - SHA-256 and HMAC
 

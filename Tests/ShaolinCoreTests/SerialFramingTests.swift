@@ -1,18 +1,6 @@
 import Testing
 @testable import ShaolinCore
 
-/// Deterministic PRNG for the fuzz tests (FramingRNG).
-private struct FramingRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 func encodeFrame(_ payload: [UInt8], unchecked: Bool = false) -> [UInt8]? {
     var out = [UInt8](repeating: 0xAA, count: SerialFraming.maxEncodedCount(payloadCount: payload.count))
@@ -53,7 +41,7 @@ func decodeAll(_ decoder: inout SerialFrameDecoder, _ bytes: [UInt8], chunk: Int
     }
 
     @Test func roundTripAllSizesAndPatterns() throws {
-        var rng = FramingRNG(seed: 1)
+        var rng = SplitMix64(seed: 1)
         var decoder = SerialFrameDecoder()
         for size in 0...SerialFraming.maxPayloadCount {
             let patterns: [[UInt8]] = [
@@ -98,7 +86,7 @@ func decodeAll(_ decoder: inout SerialFrameDecoder, _ bytes: [UInt8], chunk: Int
     }
 
     @Test func splitChunksByteByByteAndOddSizes() throws {
-        var rng = FramingRNG(seed: 7)
+        var rng = SplitMix64(seed: 7)
         var payloads: [[UInt8]] = []
         var stream: [UInt8] = []
         for _ in 0..<50 {
@@ -166,7 +154,7 @@ func decodeAll(_ decoder: inout SerialFrameDecoder, _ bytes: [UInt8], chunk: Int
     }
 
     @Test func randomFuzzNeverTrapsAndKeepsValidFrames() throws {
-        var rng = FramingRNG(seed: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)
         for round in 0..<200 {
             var expected: [[UInt8]] = []
             var stream: [UInt8] = []

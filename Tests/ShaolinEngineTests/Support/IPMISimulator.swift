@@ -80,7 +80,8 @@ enum TestSystem {
     /// Starts a long-running program in the background with an empty signal
     /// mask, default signal dispositions, stdin from /dev/null and
     /// stdout/stderr appended to `log`. The caller reaps it with waitpid.
-    static func spawnBackground(_ path: String, _ arguments: [String], log: String) throws -> pid_t {
+    static func spawnBackground(_ path: String, _ arguments: [String], log: String,
+                                environment: [String] = ProcessSpawn.minimalEnvironment) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -101,7 +102,7 @@ enum TestSystem {
         posix_spawnattr_setsigdefault(&attr, &all)
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
-        let env: [UnsafeMutablePointer<CChar>?] = ProcessSpawn.minimalEnvironment.map { strdup($0) } + [nil]
+        let env: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
         defer { for p in env { free(p) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, path, &actions, &attr, argv, env)

@@ -67,29 +67,8 @@ final class Lab {
     /// Output goes to a file, not a pipe, so background children cannot hold it open.
     func spawn(_ argv: [String]) throws -> (Int32, String) {
         let outPath = "/tmp/shaolin-lab-\(id).\(UInt32.random(in: 0...UInt32.max)).out"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var dfl = sigset_t()
-        sigemptyset(&dfl)
-        for sig in [SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE] { sigaddset(&dfl, sig) }
-        posix_spawnattr_setsigdefault(&attr, &dfl)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let cargs = argv.map { strdup($0) } + [nil]
-        let cenv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { cargs.forEach { free($0) }; cenv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cargs, cenv)
-        guard rc == 0 else { throw LabError("posix_spawn \(argv[0]) failed: \(rc)") }
+        let pid = try TestSystem.spawnBackground(argv[0], Array(argv.dropFirst()), log: outPath,
+                                                 environment: env.map { "\($0.key)=\($0.value)" })
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
