@@ -10,3 +10,5 @@ echo "== build (release, with tests)"
 swift build -c release --build-tests -Xswiftc -enable-testing
 echo "== test"
 swift test -c release --skip-build -Xswiftc -enable-testing "$@"
+echo "== whole-cluster boot tests under qemu"
+tools/vm-test.sh
