@@ -15,6 +15,7 @@ Scenarios (each prints its timings; any failed check exits 1):
              A (A's qemu really exits), continues booting, reaches multi-user.
   watchdog   one VM: the engine pets the i6300esb; SIGSTOP -> the VM resets within the timeout;
              after a reboot, SIGTERM (clean stop) disarms it -> no reset.
+  off        one VM booted with shaolin=off: no engine, a warning, the root is mounted (rescue).
 Usage: cluster.py [--out DIR] SCENARIO...
 """
 import argparse, os, re, shutil, signal, socket, subprocess, sys, threading, time
@@ -409,10 +410,22 @@ def scenario_watchdog(c, timeout_s):
     print(f"RESULT watchdog: reset {t_reset - t_stop:.1f}s after SIGSTOP (timeout {timeout_s}s); no reset {quiet}s after SIGTERM", flush=True)
 
 
+def scenario_off(c):
+    # shaolin=off: the rescue boot. No engine, a loud warning, the root is mounted.
+    c.bmc("beta")
+    a = c.vm("A", "alpha", server=True, extra_append="shaolin=off")
+    a.console.wait_for("SHAOLIN-TEST: MULTIUSER", 300, what="the multi-user marker")
+    check(a.console.find(r"shaolin: DISABLED by shaolin=off.*WITHOUT cluster protection") is not None,
+          "shaolin=off: the console says the cluster is disabled and the shared disks unprotected")
+    check(a.console.find(r"shaolin: node .*starting the cluster engine") is None, "shaolin=off: no engine started")
+    check(a.console.find(r"SHAOLIN-TEST: MULTIUSER .*engine-alive=no") is not None, "shaolin=off: no engine in the booted system")
+    print("RESULT off: rescue boot without the cluster", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.environ.get("OUT", os.path.join(ROOT, ".build-vm")))
-    ap.add_argument("scenarios", nargs="+", choices=["quit", "sigstop", "watchdog"])
+    ap.add_argument("scenarios", nargs="+", choices=["quit", "sigstop", "watchdog", "off"])
     args = ap.parse_args()
     failed = []
     for s in args.scenarios:
@@ -421,6 +434,8 @@ def main():
         try:
             if s == "watchdog":
                 scenario_watchdog(c, int(c.ports.get("WATCHDOG_S", "2")))
+            elif s == "off":
+                scenario_off(c)
             else:
                 scenario_failover(c, s)
         except Failure as e:

@@ -35,6 +35,8 @@ done
 grep -q 'SHAOLIN_IFACES="eth0' "$T/dest/etc/shaolin/node-alpha.env" || fail "env file: $(cat "$T/dest/etc/shaolin/node-alpha.env")"
 find "$T/dest" -name 'i6300esb.ko*' | grep -q . || fail "SHAOLIN_MODULES: i6300esb not added"
 while read -r f; do [ -e "$T/dest$f" ] || fail "engine-root.list names $f, which is not in the image"; done < "$T/dest/etc/shaolin/engine-root.list"
+for f in /usr/sbin/shaolind /usr/bin/ipmitool /bin/busybox /etc/shaolin/cluster.key /etc/shaolin/bmc-alpha.pass; do grep -qx "$f" "$T/dest/etc/shaolin/engine-root.list" || fail "engine-root.list lacks $f"; done
+grep -q "alpha=52:54:00:5a:00:0a" "$T/dest/etc/shaolin/initramfs.conf" || fail "initramfs.conf: MACs not normalised"
 echo "ok: valid configuration"
 
 cp -a "$OUT/etc-shaolin" "$T/bad"
