@@ -371,6 +371,13 @@ def scenario_failover(c, variant):
     if t_a_reset is not None:
         check(a.console.find("SHAOLIN-TEST: ROOT-RW", after=t_a_reset) is None, "A did not mount the root again after its reset")
     check("role=ACTIVE" in b_mu, "B reached multi-user ACTIVE")
+    # B's link counters cover A's whole life (nothing arrives after A's death): heartbeats lost
+    # (sequence gaps) and late (arrived after warntime = 1.5 s of silence), per link.
+    b.console.send("status\n")
+    _, st = b.console.wait_for("SHAOLIN-TEST: STATUS", 60, after=t_b_mu)
+    counters = ", ".join(f"{n}: lost {l} late {t}" for n, l, t in
+                         re.findall(r'"name":"([^"]+)".*?"lost":(\d+),"late":(\d+)', st))
+    log(f"B's view of A's heartbeats: {counters}")
     for v in c.vms:
         v.kill()
     mc = mount_count(c.disk)
@@ -378,7 +385,8 @@ def scenario_failover(c, variant):
     print(f"RESULT {variant}: A failed at {t_fail:.1f}s; A's qemu gone +{t_a_exit - t_fail:.1f}s"
           + (f"; A's watchdog reset +{t_a_reset - t_fail:.1f}s" if t_a_reset else "; no watchdog reset seen on A")
           + f"; B ACTIVE +{t_b_active - t_fail:.1f}s; B multi-user marker +{t_b_mu - t_fail:.1f}s"
-          + f" (A multi-user {t_a_mu - a_start:.1f}s after its qemu started; B STANDBY {t_b_standby - b_start:.1f}s after its)", flush=True)
+          + f" (A multi-user {t_a_mu - a_start:.1f}s after its qemu started; B STANDBY {t_b_standby - b_start:.1f}s after its)"
+          + f"; B's counters of A's heartbeats: {counters}", flush=True)
     return {"variant": variant, "fail_to_b_marker_s": t_b_mu - t_fail, "watchdog_reset": t_a_reset is not None}
 
 

@@ -26,7 +26,7 @@ while :; do
 		echo "SHAOLIN-TEST: ENGINE-GONE $node"
 		;;
 	status)
-		echo "SHAOLIN-TEST: STATUS $node role=$(role) $(tr -d '\n ' < /run/shaolin/status.json | grep -o '"links":.*' | head -c 600)"
+		echo "SHAOLIN-TEST: STATUS $node role=$(role) $(tr -d '\n ' < /run/shaolin/status.json | grep -o '"links":.*' | head -c 1500)"
 		;;
 	log) tail -n 30 /run/shaolin/shaolind.log | sed 's/^/SHAOLIN-LOG: /' ;;
 	esac
