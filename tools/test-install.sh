@@ -32,6 +32,14 @@ sh -n "$D/usr/share/initramfs-tools/hooks/shaolin" && sh -n "$D/usr/share/initra
 [ "$("$D/usr/share/initramfs-tools/hooks/shaolin" prereqs)" = "" ] || fail "hook prereqs"
 [ "$("$D/usr/share/initramfs-tools/scripts/init-premount/shaolin" prereqs)" = "udev" ] || fail "script prereqs"
 
+# The units parse (systemd-analyze verify against the staged root; targets the stage lacks are
+# the only complaints allowed).
+if command -v systemd-analyze >/dev/null 2>&1; then
+  v=$(SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --root="$D" "$D/lib/systemd/system/shaolin.service" \
+        "$D/lib/systemd/system/shaolin-initramfs.service" 2>&1 | grep -v 'target not found' || true)
+  [ -z "$v" ] || fail "systemd-analyze verify: $v"
+fi
+
 # The GRUB snippet against a staged /boot.
 mkdir -p "$D/boot"; touch "$D/boot/vmlinuz-6.1.0-9-amd64" "$D/boot/initrd.img-6.1.0-9-amd64"
 touch "$D/boot/vmlinuz-6.1.0-10-amd64" "$D/boot/initrd.img-6.1.0-10-amd64"
