@@ -55,7 +55,8 @@ let package = Package(
             name: "ShaolinCryptoOracleTests",
             dependencies: ["ShaolinCore", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ShaolinSimulationTests", dependencies: ["ShaolinSimulation", "ShaolinCore"]),
-        .testTarget(name: "ShaolinLinuxTests", dependencies: ["ShaolinLinux", "ShaolinCore"]),
+        // ShaolinEngine: the allocation test also drives the engine's watchdog keeper.
+        .testTarget(name: "ShaolinLinuxTests", dependencies: ["ShaolinLinux", "ShaolinCore", "ShaolinEngine"]),
         .testTarget(name: "ShaolinEngineTests", dependencies: ["ShaolinEngine", "ShaolinCore", "ShaolinLinux"]),
     ],
     swiftLanguageModes: [.v6]

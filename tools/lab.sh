@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # A real two-node shaolin cluster on one machine: two network namespaces joined by a veth pair
 # (raw Ethernet heartbeats, EtherType 0x88B5) and a pty pair made by socat (the serial cable).
-# Fencing is a lab fence command that "powers off" the peer by killing its engine by PID
-# (IPMI fencing against ipmi_sim is exercised by the fencing tests).
+# Fencing is a lab fence command that "powers off" the peer by killing its engine by PID, or,
+# with LAB_FENCE=ipmi, real IPMI fencing: each node's engine is the "machine" behind an
+# OpenIPMI ipmi_sim BMC (its chassis power on runs the engine in the node's namespace, power
+# off kills it). BMC-A runs in B's namespace and BMC-B in A's, on that namespace's loopback
+# 127.0.0.1:623, so each node fences its peer with ipmitool -I lanplus -C 3 as on real iron.
 #
 #   tools/lab.sh up [KEEPALIVE_MS DEADTIME_MS]   start both nodes (A first, then B)
 #   tools/lab.sh status                          one line per node
@@ -10,6 +13,12 @@
 #   tools/lab.sh kill A|B [SIGNAL]               send a signal to a node's engine
 #   tools/lab.sh down                            stop everything and clean up
 #   tools/lab.sh demo                            up, watch, kill -9 the ACTIVE, watch the takeover, down
+#   tools/lab.sh bmc-kill A|B                    kill node's BMC (ipmi_sim) by PID: BMC unreachable
+#   tools/lab.sh bmc-start A|B                   (re)start node's BMC, chassis off
+#   tools/lab.sh ipmi A|B ARGS...                ipmitool against node's BMC (from the peer's namespace)
+#
+# Environment: LAB_FENCE=command|ipmi (default command), PRIO_A/PRIO_B, SIMULTANEOUS=1,
+# STARTUP_MS, LAB_RT=false, KEEP_LAB=1 (keep $LAB_DIR after down).
 #
 # Must run as root. Everything lives under $LAB_DIR (default /tmp/shaolin-lab-$LAB_ID);
 # namespaces are named shl-$LAB_ID-a/b so several labs can coexist.
@@ -69,15 +78,7 @@ type = "serial"
 device = "$tty"
 baud = 115200
 
-[fencing]
-methods = ["command"]
-race_delay_ms = 2000
-retry_initial_ms = 500
-retry_max_ms = 4000
-
-[fencing.command]
-path = "$LAB_DIR/fence-$peer.sh"
-timeout_ms = 10000
+$(fencing_config "$peer")
 
 [watchdog]
 device = "none"
@@ -100,15 +101,116 @@ echo "\$(date +%s.%N) fence $peer pid=\$pid" >> "$LAB_DIR/fence.log"
 [ -e "$LAB_DIR/fence-fails" ] && exit 1
 # Lab switch: confirm without killing (a fence that "succeeded" while the node lives on).
 [ -e "$LAB_DIR/fence-nokill" ] && exit 0
-if [ -n "\$pid" ] && kill -0 "\$pid" 2>/dev/null; then
+# Gone = no such process, or a zombie: a killed engine whose parent already exited stays a
+# zombie until this container's init reaps it (up to ~2 s here), but it no longer runs.
+gone() { [ ! -e /proc/\$1/stat ] || [ "\$(sed 's/.*) //' /proc/\$1/stat | cut -c1)" = Z ]; }
+if [ -n "\$pid" ] && ! gone "\$pid"; then
   kill -9 "\$pid" 2>/dev/null || true
-  for i in \$(seq 1 100); do kill -0 "\$pid" 2>/dev/null || exit 0; sleep 0.05; done
+  for i in \$(seq 1 500); do gone "\$pid" && exit 0; sleep 0.01; done
   exit 1
 fi
 exit 0
 FENCE
   chmod 755 "$LAB_DIR/fence-$peer.sh"
 }
+
+fencing_config() { # peer
+  if [ "${LAB_FENCE:-command}" = ipmi ]; then
+    cat <<CONF
+[fencing]
+methods = ["ipmi"]
+race_delay_ms = 2000
+retry_initial_ms = 500
+retry_max_ms = 2000
+
+[fencing.ipmi]
+host = "127.0.0.1"
+port = 623
+user = "admin"
+password_file = "$LAB_DIR/ipmi.pass"
+cipher_suite = 3
+privilege = "admin"
+action = "off"
+timeout_ms = ${IPMI_TIMEOUT_MS:-2000}
+retries = 1
+power_timeout_ms = 10000
+CONF
+  else
+    cat <<CONF
+[fencing]
+methods = ["command"]
+race_delay_ms = 2000
+retry_initial_ms = 500
+retry_max_ms = 4000
+
+[fencing.command]
+path = "$LAB_DIR/fence-$1.sh"
+timeout_ms = 10000
+CONF
+  fi
+}
+
+# The machine behind node N's BMC: started by ipmi_sim on "chassis power on". It records the
+# engine's PID and waits for it; "power off" (SIGTERM from ipmi_sim) kills the engine at once
+# with SIGKILL, like pulling the plug; when the engine dies the chassis reads "off".
+write_machine() { # node
+  local n=$1 ns
+  if [ "$n" = A ]; then ns=$NS_A; else ns=$NS_B; fi
+  cat > "$LAB_DIR/machine-$n.sh" <<MACHINE
+#!/bin/bash
+trap 'kill -9 \$child 2>/dev/null; echo "\$(date +%s.%N) power off $n (BMC)" >> "$LAB_DIR/power.log"; exit 0' TERM INT
+echo \$\$ > "$LAB_DIR/machine-$n.pid"
+echo "\$(date +%s.%N) power on $n" >> "$LAB_DIR/power.log"
+ip netns exec "$ns" "$SHAOLIND" --config "$LAB_DIR/$n.toml" --status-file "$LAB_DIR/$n.status.json" \
+  </dev/null >>"$LAB_DIR/$n.log" 2>&1 &
+child=\$!
+echo \$child > "$LAB_DIR/$n.pid"
+wait \$child
+echo "\$(date +%s.%N) power off $n (engine exited)" >> "$LAB_DIR/power.log"
+MACHINE
+  chmod 755 "$LAB_DIR/machine-$n.sh"
+}
+
+# BMC of node N, in the other node's namespace.
+bmc_start() { # node
+  local n=$1 host_ns
+  if [ "$n" = A ]; then host_ns=$NS_B; else host_ns=$NS_A; fi
+  command -v ipmi_sim >/dev/null || { echo "ipmi_sim not installed (Debian package openipmi)" >&2; exit 1; }
+  local d="$LAB_DIR/bmc-$n"
+  mkdir -p "$d/state"
+  write_machine "$n"
+  cat > "$d/lan.conf" <<LAN
+name "shaolin-lab-$n"
+set_working_mc 0x20
+  startlan 1
+    addr 127.0.0.1 623
+    priv_limit admin
+    allowed_auths_callback none md2 md5 straight
+    allowed_auths_user none md2 md5 straight
+    allowed_auths_operator none md2 md5 straight
+    allowed_auths_admin none md2 md5 straight
+    guid a123456789abcdefa123456789abcdef
+  endlan
+  serial 15 127.0.0.1 9002 codec VM
+  startcmd "$LAB_DIR/machine-$n.sh"
+  startnow false
+  poweroff_wait 1
+  kill_wait 2
+  user 2 true "admin" "$(cat "$LAB_DIR/ipmi.pass")" admin 10 none md2 md5 straight
+LAN
+  printf 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n' > "$d/bmc.emu"
+  ip netns exec "$host_ns" ipmi_sim -c "$d/lan.conf" -f "$d/bmc.emu" -s "$d/state" -n \
+    </dev/null >>"$d/ipmi_sim.log" 2>&1 &
+  echo $! > "$LAB_DIR/bmc-$n.pid"
+}
+
+cmd_ipmi() { # node args...
+  local n=$1 host_ns; shift
+  if [ "$n" = A ]; then host_ns=$NS_B; else host_ns=$NS_A; fi
+  ip netns exec "$host_ns" ipmitool -I lanplus -H 127.0.0.1 -p 623 -U admin -f "$LAB_DIR/ipmi.pass" -C 3 -N 1 -R 1 "$@"
+}
+
+cmd_bmc_kill() { local p; p=$(cat "$LAB_DIR/bmc-$1.pid" 2>/dev/null || true); [ -n "$p" ] && kill -9 "$p"; }
 
 net_up() {
   mkdir -p "$LAB_DIR"
@@ -139,6 +241,14 @@ serial_down() {
 
 start_node() { # A|B
   local n=$1 ns
+  if [ "${LAB_FENCE:-command}" = ipmi ]; then
+    # Power the node on through its BMC (started, chassis off, by cmd_up).
+    rm -f "$LAB_DIR/$n.pid"
+    for i in $(seq 1 100); do cmd_ipmi "$n" chassis power status >/dev/null 2>&1 && break; sleep 0.05; done
+    cmd_ipmi "$n" chassis power on >/dev/null
+    for i in $(seq 1 100); do [ -s "$LAB_DIR/$n.pid" ] && return 0; sleep 0.05; done
+    echo "BMC of $n did not power the node on" >&2; return 1
+  fi
   if [ "$n" = A ]; then ns=$NS_A; else ns=$NS_B; fi
   ip netns exec "$ns" "$SHAOLIND" --config "$LAB_DIR/$n.toml" --status-file "$LAB_DIR/$n.status.json" \
     </dev/null >>"$LAB_DIR/$n.log" 2>&1 &
@@ -153,10 +263,14 @@ cmd_up() {
   local ka=${1:-100} dt=${2:-600}
   cmd_down >/dev/null 2>&1 || true
   mkdir -p "$LAB_DIR"
-  umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LAB_DIR/cluster.key"; echo >> "$LAB_DIR/cluster.key"; umask 022
+  umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LAB_DIR/cluster.key"; echo >> "$LAB_DIR/cluster.key"
+  echo "lab-$LAB_ID-secret" > "$LAB_DIR/ipmi.pass"; umask 022
   net_up
   write_config A B hb0 "$LAB_DIR/ttyA" $MAC_B 1 2 ${PRIO_A:-100} "$ka" "$dt"
   write_config B A hb0 "$LAB_DIR/ttyB" $MAC_A 2 1 ${PRIO_B:-100} "$ka" "$dt"
+  # IPMI mode: both BMCs up first, both chassis off (so a node booting alone fences an
+  # "off" peer and goes on), then the nodes are powered on.
+  if [ "${LAB_FENCE:-command}" = ipmi ]; then bmc_start A; bmc_start B; fi
   start_node A
   if [ -z "${SIMULTANEOUS:-}" ]; then
     for i in $(seq 1 200); do [ "$(role_of A)" = ACTIVE ] && break; sleep 0.05; done
@@ -191,6 +305,12 @@ cmd_watch() {
 cmd_kill() { local p; p=$(cat "$LAB_DIR/$1.pid"); kill -"${2:-9}" "$p"; }
 
 cmd_down() {
+  for n in A B; do  # IPMI mode: the "machines" first (they log), then their BMCs
+    local m b; m=$(cat "$LAB_DIR/machine-$n.pid" 2>/dev/null || true)
+    [ -n "$m" ] && kill -9 "$m" 2>/dev/null || true
+    b=$(cat "$LAB_DIR/bmc-$n.pid" 2>/dev/null || true)
+    [ -n "$b" ] && kill -9 "$b" 2>/dev/null || true
+  done
   for n in A B; do
     local p; p=$(cat "$LAB_DIR/$n.pid" 2>/dev/null || true)
     if [ -n "$p" ]; then kill -CONT "$p" 2>/dev/null || true; kill -9 "$p" 2>/dev/null || true; fi
@@ -225,7 +345,10 @@ case "${1:-demo}" in
   down) cmd_down ;;
   demo) cmd_demo ;;
   start) shift; find_shaolind; start_node "$1" ;;
+  bmc-kill) shift; cmd_bmc_kill "$1" ;;
+  bmc-start) shift; bmc_start "$1" ;;
+  ipmi) shift; cmd_ipmi "$@" ;;
   serial-down) serial_down ;;
   serial-up) serial_up ;;
-  *) sed -n '2,16p' "$0"; exit 64 ;;
+  *) sed -n '2,25p' "$0"; exit 64 ;;
 esac

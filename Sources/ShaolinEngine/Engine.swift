@@ -179,21 +179,52 @@ public enum Engine {
                 _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
                 _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             }
+            // The watchdog is opened last before the threads start: opening it starts the countdown.
+            let health = EngineHealth()
+            var hardware: (HardwareWatchdog, WatchdogIdentity)?
+            if !c.watchdog.isDisabled { hardware = try WatchdogSetup.open(c.watchdog, log: log) }
             let toSlow = SPSCQueue<SlowMessage>(capacity: 4096)
             let fromSlow = SPSCQueue<RealtimeInput>(capacity: 256)
             let slow = SlowSide(toSlow: toSlow, toRealtime: fromSlow, wakeWrite: FileDescriptor(rawValue: pipeFDs[1]),
                                 log: log, fencing: fenceSequence(c, log: log), linkNames: c.links.map(\.name),
-                                statusPath: options.statusPath, nodeName: c.node.name, peerName: c.peer.name)
+                                statusPath: options.statusPath, nodeName: c.node.name, peerName: c.peer.name,
+                                health: health, watchdog: hardware?.1)
             slow.start()
             log.write(.notice, "starting: node \(c.node.name) (id \(c.node.id)), peer \(c.peer.name), \(links.count) link(s), incarnation \(String(incarnation, radix: 16))", event: "START")
-            let degraded = try enterRealtime(c.realtime, log: log)
+            let degraded: Bool
             let loop: RealtimeLoop
             do {
-                loop = try RealtimeLoop(machine: machine, links: links, toSlow: toSlow, fromSlow: fromSlow,
-                                        wakePipe: FileDescriptor(rawValue: pipeFDs[0]), signals: signals,
-                                        realtimeDegraded: degraded)
-            } catch { throw StartupError("event loop: \(error)") }
+                degraded = try enterRealtime(c.realtime, log: log)
+                let keeper = hardware.map { hw in
+                    WatchdogKeeper(device: hw.0, health: health, petInterval: Nanos.ms(c.watchdog.petIntervalMs).value,
+                                   slack: Nanos.ms(c.watchdog.slackMs).value,
+                                   slowSideTimeout: Nanos.ms(c.watchdog.slowSideTimeoutMs).value,
+                                   now: SystemClock.monotonicNanos())
+                }
+                do {
+                    loop = try RealtimeLoop(machine: machine, links: links, toSlow: toSlow, fromSlow: fromSlow,
+                                            wakePipe: FileDescriptor(rawValue: pipeFDs[0]), signals: signals,
+                                            realtimeDegraded: degraded, watchdog: keeper)
+                } catch { throw StartupError("event loop: \(error)") }
+            } catch {
+                // Never served: do not reset the machine for a start-up failure.
+                if let hw = hardware { _ = hw.0.disarmAndClose() }
+                slow.stop()
+                throw error
+            }
             let reason = loop.run()
+            if let hw = hardware {
+                if reason == .left {
+                    if let e = loop.releaseWatchdog(disarm: true) {
+                        log.write(.error, "watchdog \(hw.1.device) could not be disarmed (\(e)): the node resets in \(hw.1.timeoutS) s", event: "WATCHDOG_DISARM_FAILED")
+                    } else {
+                        log.write(.notice, "watchdog \(hw.1.device) disarmed (WDIOS_DISABLECARD, magic close)\(hw.1.nowayout ? "; the driver is nowayout: the node resets in \(hw.1.timeoutS) s anyway" : "")", event: "WATCHDOG_DISARMED")
+                    }
+                } else {
+                    _ = loop.releaseWatchdog(disarm: false)
+                    log.write(.critical, "watchdog \(hw.1.device) left armed: the node resets in \(hw.1.timeoutS) s unless shaolind is restarted and pets it", event: "WATCHDOG_LEFT_ARMED")
+                }
+            }
             slow.stop()
             switch reason {
             case .left: return 0

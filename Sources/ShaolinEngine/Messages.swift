@@ -9,6 +9,8 @@ public enum SlowMessage: Sendable {
     case lateness(Int64)
     case status(StatusHeader)
     case link(LinkStatus)
+    /// The watchdog health verdict changed (log it).
+    case watchdog(WatchdogVerdict)
 }
 
 /// Slow side → real-time.
@@ -41,6 +43,7 @@ public struct StatusHeader: Sendable {
     public var slowQueueDrops: UInt64 = 0
     public var aliveLinks: Int = 0
     public var realtimeDegraded = false
+    public var watchdog = WatchdogStatus()
 }
 
 /// One link's status.

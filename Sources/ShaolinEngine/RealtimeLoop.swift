@@ -41,6 +41,8 @@ public final class RealtimeLoop {
     var lastStatus: Int64 = 0
     let statusInterval: Int64
     let realtimeDegraded: Bool
+    /// The hardware watchdog (nil with `watchdog = "none"`); petted at the end of each wake-up.
+    let watchdog: WatchdogKeeper?
 
     static let tokenTimer: UInt64 = 1_000
     static let tokenSignals: UInt64 = 1_001
@@ -48,7 +50,7 @@ public final class RealtimeLoop {
 
     public init(machine: ClusterStateMachine, links: [any HeartbeatLink], toSlow: SPSCQueue<SlowMessage>,
                 fromSlow: SPSCQueue<RealtimeInput>, wakePipe: FileDescriptor, signals: SignalFD,
-                statusInterval: Nanos = .ms(100), realtimeDegraded: Bool) throws(Errno) {
+                statusInterval: Nanos = .ms(100), realtimeDegraded: Bool, watchdog: WatchdogKeeper? = nil) throws(Errno) {
         self.machine = machine
         self.codec = machine.codec
         self.links = links
@@ -58,6 +60,7 @@ public final class RealtimeLoop {
         self.signals = signals
         self.statusInterval = statusInterval.value
         self.realtimeDegraded = realtimeDegraded
+        self.watchdog = watchdog
         timer = try TimerFD.monotonic()
         epoll = try Epoll.create()
         events = EpollEventBuffer(capacity: 32)
@@ -79,7 +82,10 @@ public final class RealtimeLoop {
     /// Runs until the state machine says to exit. Returns why.
     public func run() -> ExitReason {
         let start = SystemClock.monotonicNanos()
-        machine.handle(.localHealth(realtimeDegraded ? [.degradedRealtime] : []), now: Instant(nanoseconds: start))
+        var flags: HealthFlags = realtimeDegraded ? [.degradedRealtime] : []
+        if watchdog != nil { flags.insert(.watchdogArmed) }
+        machine.handle(.localHealth(flags), now: Instant(nanoseconds: start))
+        serviceWatchdog(now: start, overdue: 0)
         machine.start(now: Instant(nanoseconds: start))
         performActions()
         arm()
@@ -104,6 +110,9 @@ public final class RealtimeLoop {
     /// One wake-up. Order matters: links, then inputs, then deadlines.
     func step(timerFired: Bool, signalled: Bool, woken: Bool) {
         var now = Instant(nanoseconds: SystemClock.monotonicNanos())
+        // How far past the deadline the timer was armed for this wake-up is (the watchdog's
+        // "loop met its deadline within the slack"; docs/watchdog.md).
+        let overdue = armedDeadline > 0 && armedDeadline != Int64.max ? max(0, now.nanoseconds - armedDeadline) : 0
         // 1. Every frame already queued on every link.
         for l in links {
             let id = l.id
@@ -146,8 +155,26 @@ public final class RealtimeLoop {
             machine.tick(now: now)
             performActions()
         }
+        if exitReason == nil { serviceWatchdog(now: now.nanoseconds, overdue: overdue) }
         if now.nanoseconds - lastStatus >= statusInterval { publishStatus(now: now) }
         arm()
+    }
+
+    /// After `run()` returned: disarm the watchdog on a clean leave, else leave it armed (the
+    /// node resets at the timeout unless a new engine opens and pets it). Publishes the final
+    /// status. Runs on the loop's thread (it is the status queue's producer).
+    public func releaseWatchdog(disarm: Bool) -> Errno? {
+        guard let w = watchdog else { return nil }
+        var failure: Errno?
+        if disarm { failure = w.disarm() } else { w.leaveArmed() }
+        publishStatus(now: Instant(nanoseconds: SystemClock.monotonicNanos()))
+        return failure
+    }
+
+    /// Pets the watchdog when due and healthy; reports a changed verdict to the slow side.
+    func serviceWatchdog(now: Int64, overdue: Int64) {
+        guard let w = watchdog, let verdict = w.service(now: now, overdue: overdue, role: machine.role) else { return }
+        toSlow.push(.watchdog(verdict))
     }
 
     func linkCarrier(_ id: UInt8) -> Bool {
@@ -156,7 +183,8 @@ public final class RealtimeLoop {
     }
 
     func arm() {
-        let d = machine.nextDeadline.nanoseconds
+        var d = machine.nextDeadline.nanoseconds
+        if let w = watchdog, exitReason == nil { d = min(d, w.nextPetDue) }
         if d != armedDeadline {
             armedDeadline = d
             if d == Int64.max { try? timer.disarm() } else { try? timer.arm(deadline: d) }
@@ -213,6 +241,7 @@ public final class RealtimeLoop {
         h.slowQueueDrops = toSlow.dropped.load(ordering: .relaxed)
         h.aliveLinks = machine.aliveLinks(now: now)
         h.realtimeDegraded = realtimeDegraded
+        if let w = watchdog { h.watchdog = w.status }
         for (i, l) in machine.links.enumerated() {
             var s = LinkStatus()
             s.id = l.parameters.id

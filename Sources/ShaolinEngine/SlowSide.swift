@@ -18,6 +18,10 @@ public final class SlowSide: @unchecked Sendable {
     let statusPath: String?
     let nodeName: String
     let peerName: String
+    /// Health inputs: the slow side advances its heartbeat here on every turn of its loop.
+    public let health: EngineHealth
+    /// The opened hardware watchdog (nil with `watchdog = "none"`).
+    let watchdogIdentity: WatchdogIdentity?
     /// Results from helper threads (fence, sync) waiting to be handed to the loop.
     private var pending: [RealtimeInput] = []
     private var lock = pthread_mutex_t()
@@ -30,7 +34,8 @@ public final class SlowSide: @unchecked Sendable {
 
     public init(toSlow: SPSCQueue<SlowMessage>, toRealtime: SPSCQueue<RealtimeInput>, wakeWrite: FileDescriptor,
                 log: EventLog, fencing: FenceSequence?, linkNames: [String], statusPath: String?,
-                nodeName: String, peerName: String) {
+                nodeName: String, peerName: String, health: EngineHealth = EngineHealth(),
+                watchdog: WatchdogIdentity? = nil) {
         self.toSlow = toSlow
         self.toRealtime = toRealtime
         self.wakeWrite = wakeWrite
@@ -40,6 +45,8 @@ public final class SlowSide: @unchecked Sendable {
         self.statusPath = statusPath
         self.nodeName = nodeName
         self.peerName = peerName
+        self.health = health
+        self.watchdogIdentity = watchdog
         self.linkStatus = linkNames.indices.map { _ in LinkStatus() }
         pthread_mutex_init(&lock, nil)
     }
@@ -62,6 +69,7 @@ public final class SlowSide: @unchecked Sendable {
 
     func loop() {
         while true {
+            health.slowSideBeat()
             var worked = drainOnce()
             pthread_mutex_lock(&lock)
             let results = pending
@@ -94,6 +102,8 @@ public final class SlowSide: @unchecked Sendable {
                 statusChanged = true
             case .action(let a):
                 handle(a)
+            case .watchdog(let v):
+                logWatchdog(v)
             }
         }
         if statusChanged {
@@ -130,9 +140,25 @@ public final class SlowSide: @unchecked Sendable {
         }
     }
 
+    func logWatchdog(_ v: WatchdogVerdict) {
+        let since = v.sinceLastPet < 0 ? "never petted" : "last pet \(v.sinceLastPet / 1_000_000) ms ago"
+        let timeout = watchdogIdentity.map { ", timeout \($0.timeoutS) s" } ?? ""
+        if let e = v.keepaliveError {
+            log.write(.critical, "watchdog keepalive failed: \(e) (\(since)\(timeout))", event: "WATCHDOG_KEEPALIVE_FAILED")
+        }
+        if v.reasons.isEmpty {
+            log.write(.notice, "watchdog: engine healthy again, petting resumed (\(since))", event: "WATCHDOG_HEALTHY")
+        } else {
+            var detail = v.reasons.description
+            if v.reasons.contains(.loopLate) { detail += "; loop \(v.overdue / 1_000_000) ms past its deadline" }
+            log.write(.critical, "watchdog: NOT petting (\(detail)); the node resets if this lasts (\(since)\(timeout))",
+                      event: "WATCHDOG_WITHHELD", fields: "SHAOLIN_UNHEALTHY=\(v.reasons.names.joined(separator: ","))")
+        }
+    }
+
     func startFence(attempt: UInt32) {
         guard let seq = fencing else {
-            log.write(.warning, "fencing method is manual: waiting for the operator's fence-confirm (peer \(peerName) must be verified down by hand)", event: "FENCE_MANUAL")
+            log.write(.warning, "fencing method is manual: waiting for the operator's fence-confirm (peer \(peerName) must be verified down by hand, or wait at least its watchdog timeout after it was declared dead)", event: "FENCE_MANUAL")
             return
         }
         log.write(.warning, "fencing peer \(peerName) (attempt \(attempt), methods: \(seq.methods.map(\.driver.name).joined(separator: ", ")))", event: "FENCE_START")
@@ -179,7 +205,8 @@ public final class SlowSide: @unchecked Sendable {
         let history = fenceHistory
         pthread_mutex_unlock(&lock)
         FileIO.writeAtomically(path, StatusJSON.render(node: nodeName, peer: peerName, header: header, links: linkStatus,
-                                                       linkNames: linkNames, lateness: lateness, fenceHistory: history))
+                                                       linkNames: linkNames, lateness: lateness, fenceHistory: history,
+                                                       watchdog: watchdogIdentity))
     }
 }
 

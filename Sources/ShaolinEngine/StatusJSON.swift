@@ -18,7 +18,7 @@ public enum StatusJSON {
     }
 
     public static func render(node: String, peer: String, header h: StatusHeader, links: [LinkStatus], linkNames: [String],
-                              lateness: Histogram<UInt64>, fenceHistory: [String]) -> String {
+                              lateness: Histogram<UInt64>, fenceHistory: [String], watchdog: WatchdogIdentity? = nil) -> String {
         var s = "{\n"
         s += "  \"node\": \(q(node)),\n"
         s += "  \"role\": \(q("\(h.role)")),\n"
@@ -35,6 +35,14 @@ public enum StatusJSON {
         s += "  \"slow_queue_drops\": \(h.slowQueueDrops),\n"
         s += "  \"peer\": {\"name\": \(q(peer)), \"known\": \(h.peerKnown), \"alive\": \(h.peerAlive), \"role\": \(q("\(h.peerRole)")), \"incarnation\": \(q(String(h.peerIncarnation, radix: 16))), \"epoch\": \(h.peerEpoch), \"sees_us\": \(h.peerView == .alive)},\n"
         s += "  \"fence\": {\"attempt\": \(h.fenceAttempt), \"in_flight\": \(h.fenceInFlight), \"failures\": \(h.fenceFailures), \"history\": [\(fenceHistory.map(q).joined(separator: ", "))]},\n"
+        let w = h.watchdog
+        s += "  \"watchdog\": {\"state\": \(q(w.state.rawValue))"
+        if let id = watchdog {
+            s += ", \"device\": \(q(id.device)), \"identity\": \(q(id.identity)), \"timeout_s\": \(id.timeoutS), \"nowayout\": \(id.nowayout)"
+        }
+        s += ", \"healthy\": \(w.reasons.isEmpty), \"unhealthy\": [\(w.reasons.names.map(q).joined(separator: ", "))]"
+        s += ", \"pets\": \(w.pets), \"withheld\": \(w.withheld), \"keepalive_failures\": \(w.keepaliveFailures)"
+        s += ", \"last_pet_ms_ago\": \(w.lastPetAgo < 0 ? -1 : w.lastPetAgo / 1_000_000)},\n"
         let count = lateness.totalCount
         func p(_ x: Double) -> UInt64 { count == 0 ? 0 : lateness.valueAtPercentile(x) / 1000 }
         s += "  \"loop_lateness_us\": {\"count\": \(count), \"p50\": \(p(50)), \"p99\": \(p(99)), \"p99_9\": \(p(99.9)), \"max\": \(count == 0 ? 0 : lateness.max / 1000)},\n"

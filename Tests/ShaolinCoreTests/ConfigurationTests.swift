@@ -324,18 +324,95 @@ private func == (k: Configuration.LinkKind, f: LinkFields) -> Bool {
         ])
     }
 
-    @Test func watchdogDeviceMustBeExplicit() {
-        let noDevice = minimal.replacingOccurrences(of: "device = \"/dev/watchdog\"", with: "timeout_s = 10")
-        let e = load(noDevice).errors
-        #expect(e.map(\.keyPath) == ["watchdog.device"])
-        #expect(e.first?.line == 18)
-        #expect(e.first?.message.contains("\"none\"") == true)
+    @Test func watchdogMustBeExplicitDeviceDefaultsToDevWatchdog() throws {
+        // A [watchdog] table without a device: /dev/watchdog and the defaults.
+        let noDevice = load(minimal.replacingOccurrences(of: "device = \"/dev/watchdog\"", with: "timeout_s = 10"))
+        #expect(noDevice.errors.isEmpty, "\(noDevice.errors)")
+        let w = try #require(noDevice.configuration?.watchdog)
+        #expect(w == Configuration.Watchdog(device: "/dev/watchdog", timeoutS: 10, slackMs: 1000, slowSideTimeoutMs: 3000, petIntervalMs: 1000))
+        // Neither a table nor watchdog = "none": an error naming the key.
         let noTable = minimal.replacingOccurrences(of: "[watchdog]\ndevice = \"/dev/watchdog\"", with: "")
-        #expect(load(noTable).errors.map(\.keyPath) == ["watchdog.device"])
+        let e = load(noTable).errors
+        #expect(e.map(\.keyPath) == ["watchdog"])
+        #expect(e.first?.message.contains("watchdog = \"none\"") == true)
+        #expect(e.first?.message.contains("/dev/watchdog") == true)
+        // The short form, at the top of the file.
+        let short = load("watchdog = \"none\"\n" + noTable)
+        #expect(short.errors.isEmpty, "\(short.errors)")
+        #expect(short.configuration?.watchdog.isDisabled == true)
+        #expect(short.warnings.contains { $0.keyPath == "watchdog" && $0.line == 1 && $0.message.contains("cannot reset itself") })
+        let wrong = load("watchdog = \"off\"\n" + noTable).errors
+        #expect(wrong.map(\.keyPath) == ["watchdog"])
+        #expect(wrong.first?.line == 1)
+        #expect(load("watchdog = false\n" + noTable).errors.map(\.keyPath) == ["watchdog"])
+        // device = "none" in the table still works.
         let none = load(minimal.replacingOccurrences(of: "/dev/watchdog", with: "none"))
         #expect(none.errors.isEmpty)
         #expect(none.warnings.contains { $0.keyPath == "watchdog.device" && $0.line == 19 })
         #expect(load(minimal.replacingOccurrences(of: "/dev/watchdog", with: "watchdog")).errors.map(\.keyPath) == ["watchdog.device"])
+        // Both spellings of "none" print and re-read the same.
+        let a = try #require(short.configuration)
+        let b = try #require(none.configuration)
+        #expect(a == b)
+        #expect(Configuration.load(a.effectiveText()).configuration == a)
+    }
+
+    @Test func watchdogTimingKeys() throws {
+        let text = minimal + "\ntimeout_s = 4\nslack_ms = 250\nslow_side_timeout_ms = 1500\npet_interval_ms = 500\n"
+        let w = try #require(load(text).configuration?.watchdog)
+        #expect(w == Configuration.Watchdog(device: "/dev/watchdog", timeoutS: 4, slackMs: 250, slowSideTimeoutMs: 1500, petIntervalMs: 500))
+        let c = try #require(load(text).configuration)
+        #expect(Configuration.load(c.effectiveText()).configuration == c)
+        // Short timeouts shrink the defaults.
+        let short = try #require(load(minimal + "\ntimeout_s = 1\n").configuration?.watchdog)
+        #expect(short.slackMs == 500 && short.petIntervalMs == 250)
+        // A slack as long as the timeout, or pets more than half a timeout apart: errors.
+        let slack = load(minimal + "\ntimeout_s = 2\nslack_ms = 2000\n").errors
+        #expect(slack.map(\.keyPath) == ["watchdog.slack_ms"])
+        #expect(slack.first?.line == 21)
+        #expect(load(minimal + "\ntimeout_s = 2\npet_interval_ms = 1001\n").errors.map(\.keyPath) == ["watchdog.pet_interval_ms"])
+        #expect(load(minimal + "\ntimeout_s = 2\npet_interval_ms = 1000\n").errors.isEmpty)
+        #expect(load(minimal + "\nslow_side_timeout_ms = 5\n").errors.map(\.keyPath) == ["watchdog.slow_side_timeout_ms"])
+        #expect(load(minimal + "\nslak_ms = 5\n").errors.first?.message.contains("did you mean 'slack_ms'") == true)
+    }
+
+    @Test func selfFencingRelationIsAnErrorForAFenceCommand() {
+        let command = """
+
+            [fencing]
+            methods = ["command"]
+            [fencing.command]
+            path = "/usr/local/sbin/pdu-off"
+            timeout_ms = 5000
+            """
+        // 10 s watchdog + 100 ms keepalive >= 1000 ms deadtime + 5000 ms: a hung node may still
+        // run when the peer's command "confirms" — and nothing else stops it.
+        let r = load(minimal + command)
+        #expect(r.errors.map(\.keyPath) == ["watchdog.timeout_s"])
+        #expect(r.errors.first?.line == 18)
+        #expect(r.errors.first?.message.contains("fence command") == true)
+        #expect(load(minimal + "\ntimeout_s = 5" + command).errors.isEmpty)
+        // 4900 + 100 = 5000 < 6000 passes; 6 s fails (6100 >= 6000).
+        #expect(load(minimal + "\ntimeout_s = 6" + command).errors.map(\.keyPath) == ["watchdog.timeout_s"])
+        // No watchdog: nothing to check.
+        #expect(load(minimal.replacingOccurrences(of: "/dev/watchdog", with: "none") + command).errors.isEmpty)
+        // The peer declares a node dead when the first critical link dies, or when fewer than
+        // min_alive_links remain: the relation uses that deadtime.
+        // Two links (1000 ms and 3000 ms), one must stay alive: dead after 3000 ms.
+        // 6000 + 100 < 3000 + 5000.
+        let twoLinks = minimal + "\ntimeout_s = 6" + """
+
+            [[link]]
+            name = "ser"
+            type = "serial"
+            device = "/dev/ttyS1"
+            deadtime_ms = 3000
+            warntime_ms = 2000
+            """ + command
+        #expect(load(twoLinks).errors.isEmpty, "\(load(twoLinks).errors)")
+        // The 1000 ms link critical: dead after 1000 ms; 6100 >= 6000.
+        let critical = twoLinks.replacingOccurrences(of: "peer_mac = \"52:54:00:12:34:56\"", with: "peer_mac = \"52:54:00:12:34:56\"\ncritical = true")
+        #expect(load(critical).errors.map(\.keyPath) == ["watchdog.timeout_s"], "\(load(critical).errors)")
     }
 
     @Test func watchdogLongerThanDeadtimePlusFenceWarns() {
@@ -448,9 +525,9 @@ private func == (k: Configuration.LinkKind, f: LinkFields) -> Bool {
         let e = load(text).errors
         #expect(e.map(\.keyPath) == [
             "cluster.id", "cluster.boot_order", "peer.id", "timing.deadtime_ms", "link[0].peer_mac", "link[1].baud",
-            "watchdog.device", "watchdog.timeout_s",
+            "watchdog.timeout_s",
         ])
-        #expect(e.map(\.line) == [2, 3, 11, 15, 21, 27, 29, 30])
+        #expect(e.map(\.line) == [2, 3, 11, 15, 21, 27, 30])
         #expect(load(text).configuration == nil)
     }
 

@@ -8,6 +8,7 @@
 import Foundation
 import Glibc
 import ShaolinCore
+import ShaolinEngine
 import ShaolinLinux
 import SystemPackage
 import Testing
@@ -92,6 +93,14 @@ private let childEnvironment = "SHAOLIN_ALLOCATION_CHILD"
     }
 }
 
+/// Stands in for /dev/watchdog (none on this machine): counts keepalives.
+final class CountingWatchdog: WatchdogDevice {
+    var keepalives = 0
+    func keepAlive() -> Errno? { keepalives += 1; return nil }
+    func disarmAndClose() -> Errno? { nil }
+    func closeArmed() {}
+}
+
 /// Runs only in the child process started above (under the counting LD_PRELOAD library).
 @Suite struct AllocationChild {
     typealias Begin = @convention(c) () -> Void
@@ -128,6 +137,13 @@ private let childEnvironment = "SHAOLIN_ALLOCATION_CHILD"
             let wire = UnsafeMutableRawBufferPointer.allocate(byteCount: SerialFraming.maxEncodedFrameCount, alignment: 16)
             defer { wire.deallocate() }
 
+            // The watchdog keeper as the real-time loop runs it (pet every tick; the health
+            // verdict flips every 50 ticks so the change report is exercised too).
+            let dog = CountingWatchdog()
+            let health = EngineHealth()
+            let keeper = WatchdogKeeper(device: dog, health: health, petInterval: 0, slack: 1_000_000_000,
+                                        slowSideTimeout: 60_000_000_000, now: SystemClock.monotonicNanos())
+            var verdicts = 0
             var ticks = 0, frames = 0, packets = 0, expirations: UInt64 = 0, signalsSeen = 0
             func tick() throws {
                 let now = SystemClock.monotonicNanos()
@@ -144,6 +160,9 @@ private let childEnvironment = "SHAOLIN_ALLOCATION_CHILD"
                 while case .bytes(let got) = try slave.read(into: buffer) {
                     decoder.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<got])) { _ in frames += 1 }
                 }
+                health.slowSideBeat()
+                if ticks % 50 == 0 { health.setCriticalServiceFailed(ticks % 100 == 0) }
+                if keeper.service(now: SystemClock.monotonicNanos(), overdue: 0, role: .active) != nil { verdicts += 1 }
                 ticks += 1
             }
             try tick()  // first calls: lazy metadata and the like
@@ -158,6 +177,7 @@ private let childEnvironment = "SHAOLIN_ALLOCATION_CHILD"
             #expect(packets >= 100)
             #expect(frames >= 100)
             #expect(decoder.rejects.total == 0)
+            #expect(dog.keepalives >= 50 && verdicts >= 4, "keepalives \(dog.keepalives), verdicts \(verdicts)")
             return "SHAOLIN-ALLOCATIONS sanity=\(sanity) ticks=\(ticks - 1) realtime=\(realtime) "
                 + "packets=\(packets) frames=\(frames) expirations=\(expirations)"
         }

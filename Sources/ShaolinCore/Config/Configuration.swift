@@ -207,11 +207,30 @@ public struct Configuration: Sendable, Equatable {
         public var command: FenceCommand?
     }
 
+    /// `[watchdog]`, or `watchdog = "none"`. What "healthy" means for petting is defined in
+    /// docs/watchdog.md.
     public struct Watchdog: Sendable, Equatable {
         /// An absolute device path, or "none".
         public var device: String
         public var timeoutS: Int
+        /// A wake-up of the real-time loop later than this after its deadline does not pet.
+        public var slackMs: Int64
+        /// The slow side must advance its heartbeat counter at least this often.
+        public var slowSideTimeoutMs: Int64
+        /// Pets are at least this far apart (the loop wakes up for them when idle).
+        public var petIntervalMs: Int64
         public var isDisabled: Bool { device == "none" }
+
+        public static let defaultDevice = "/dev/watchdog"
+
+        public init(device: String, timeoutS: Int = 10, slackMs: Int64 = 1000, slowSideTimeoutMs: Int64 = 3000,
+                    petIntervalMs: Int64 = 1000) {
+            self.device = device
+            self.timeoutS = timeoutS
+            self.slackMs = slackMs
+            self.slowSideTimeoutMs = slowSideTimeoutMs
+            self.petIntervalMs = petIntervalMs
+        }
     }
 
     public struct Realtime: Sendable, Equatable {

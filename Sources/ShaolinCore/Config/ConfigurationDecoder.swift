@@ -369,22 +369,35 @@ final class ConfigDecoder {
         let cluster = decodeCluster(clusterR, node: node.name, peer: peer.name, linkCount: links.values.count)
 
         let fencing = decodeFencing(section("fencing"))
-        let watchdogR = section("watchdog")
-        let watchdog = decodeWatchdog(watchdogR)
-        if let w = watchdog, !w.isDisabled, let dead = longestDead, let fence = fencing, let first = fence.methods.first {
-            let fenceMs: Int64? =
-                switch first {
-                case .ipmi: fence.ipmi?.powerTimeoutMs
-                case .fenceAgent: fence.agent?.timeoutMs
-                case .command: fence.command?.timeoutMs
-                case .manual: nil
-                }
-            if let fenceMs, Int64(w.timeoutS) * 1000 >= dead + fenceMs {
-                watchdogR.warn(
-                    "timeout_s",
-                    "watchdog timeout (\(w.timeoutS) s) is not shorter than the longest deadtime (\(dead) ms) + the \"\(first.rawValue)\" fence time (\(fenceMs) ms): a hung node may not reset itself before the peer takes over"
-                )
+        let watchdogR: TableReader
+        let watchdog: Configuration.Watchdog?
+        if let e = top.entry("watchdog"), e.value.table == nil {
+            // `watchdog = "none"`: the short, explicit way to run without a hardware watchdog.
+            watchdogR = TableReader(diagnostics, path: "watchdog", title: "watchdog", table: TOMLTable(), line: e.keyLocation.line)
+            if e.value.string == "none" {
+                watchdog = .init(device: "none")
+                diagnostics.warn(
+                    "watchdog", e.keyLocation.line,
+                    "no hardware watchdog: a hung node cannot reset itself, only the peer's fencing protects the shared storage")
+            } else {
+                diagnostics.error(
+                    "watchdog", e.keyLocation.line,
+                    "must be \"none\" or a [watchdog] table (whose device defaults to \"/dev/watchdog\")")
+                watchdog = nil
             }
+        } else if top.has("watchdog") {
+            watchdogR = section("watchdog")
+            watchdog = decodeWatchdog(watchdogR)
+        } else {
+            watchdogR = section("watchdog")
+            diagnostics.error(
+                "watchdog", nil,
+                "required: add a [watchdog] table (device defaults to \"/dev/watchdog\"), or write watchdog = \"none\" to run without a hardware watchdog")
+            watchdog = nil
+        }
+        if let w = watchdog, !w.isDisabled, let fence = fencing {
+            checkSelfFencing(w, watchdogR, fence: fence, links: links.values.compactMap { $0 }, allLinks: links.values.count,
+                             minAlive: cluster?.minAliveLinks)
         }
         let realtime = decodeRealtime(section("realtime"))
         let control = decodeControl(section("control"))
@@ -914,15 +927,12 @@ final class ConfigDecoder {
     func decodeWatchdog(_ r: TableReader) -> Configuration.Watchdog? {
         var device: String?
         switch r.string("device") {
-        case .absent:
-            r.error(
-                "device",
-                "must be set explicitly: a watchdog device such as \"/dev/watchdog\", or \"none\" to run without a hardware watchdog")
+        case .absent: device = Configuration.Watchdog.defaultDevice
         case .invalid: break
         case .present(let s, _):
             if s == "none" {
                 device = s
-                r.warn("device", "no hardware watchdog: a hung node cannot reset itself, only fencing protects the shared storage")
+                r.warn("device", "no hardware watchdog: a hung node cannot reset itself, only the peer's fencing protects the shared storage")
             } else if Rules.isAbsolutePath(s) {
                 device = s
             } else {
@@ -930,9 +940,62 @@ final class ConfigDecoder {
             }
         }
         let timeout = r.integer("timeout_s", 1...600).or(10)
+        // Defaults shrink with short timeouts: slack at most half, pets at most a quarter of it.
+        let tMs = (timeout ?? 10) * 1000
+        var slack = r.integer("slack_ms", 1...600_000).or(min(1000, tMs / 2))
+        let slow = r.integer("slow_side_timeout_ms", 10...600_000).or(3000)
+        var pet = r.integer("pet_interval_ms", 1...600_000).or(min(1000, tMs / 4))
+        if let t = timeout, let s = slack, s >= t * 1000 {
+            r.error("slack_ms", "must be less than timeout_s x 1000 (\(t * 1000)), got \(s): a loop that late never pets in time")
+            slack = nil
+        }
+        if let t = timeout, let p = pet, p * 2 > t * 1000 {
+            r.error("pet_interval_ms", "must be at most half of timeout_s x 1000 (\(t * 500)), got \(p)")
+            pet = nil
+        }
         r.finish()
-        guard let device, let timeout else { return nil }
-        return .init(device: device, timeoutS: Int(timeout))
+        guard let device, let timeout, let slack, let slow, let pet else { return nil }
+        return .init(device: device, timeoutS: Int(timeout), slackMs: slack, slowSideTimeoutMs: slow, petIntervalMs: pet)
+    }
+
+    /// The timeout relation (docs/watchdog.md): a node whose engine hangs must be reset by
+    /// its watchdog before the peer can have declared it dead and fenced it, wherever the
+    /// design relies on self-fencing. The earliest moment the peer can declare a hung node
+    /// dead is one keepalive before the peer-dead rule fires (its last heartbeat may have
+    /// left one keepalive before it hung); the fence time is the first level's bound.
+    ///
+    /// A `command` level's confirmation is not a power reading the engine can check, so
+    /// there the watchdog is what guarantees a hung node stops: violating the relation is
+    /// an error. With `ipmi`/`fence-agent` a BMC powers the peer off anyway (a warning:
+    /// the watchdog is the second line); `manual` has no bound (the operator must wait).
+    func checkSelfFencing(_ w: Configuration.Watchdog, _ r: TableReader, fence: Configuration.Fencing,
+                          links: [Configuration.Link], allLinks: Int, minAlive: Int?) {
+        guard links.count == allLinks, !links.isEmpty, let first = fence.methods.first else { return }
+        let sorted = links.map(\.deadtimeMs).sorted()
+        var peerDead = sorted[max(0, min(sorted.count - 1, sorted.count - (minAlive ?? 1)))]
+        for l in links where l.critical { peerDead = min(peerDead, l.deadtimeMs) }
+        let keepalive = links.map(\.keepaliveMs).max() ?? 0
+        let watchdogMs = Int64(w.timeoutS) * 1000
+        let fenceMs: Int64? =
+            switch first {
+            case .ipmi: fence.ipmi?.powerTimeoutMs
+            case .fenceAgent: fence.agent?.timeoutMs
+            case .command: fence.command?.timeoutMs
+            case .manual: nil
+            }
+        // Manual: no bound to check; the engine's FENCE_MANUAL message tells the operator to
+        // wait at least the watchdog timeout unless the peer is verified powered off.
+        guard let fenceMs else { return }
+        guard watchdogMs + keepalive >= peerDead + fenceMs else { return }
+        let text =
+            "watchdog timeout (\(watchdogMs) ms) + keepalive (\(keepalive) ms) must be less than the peer's deadtime "
+            + "(\(peerDead) ms, after which the peer declares a hung node dead) + the \"\(first.rawValue)\" fence time "
+            + "(\(fenceMs) ms): otherwise a hung node may still be running when the peer takes over"
+        if first == .command {
+            r.error("timeout_s", text + " (a fence command's success is not a power reading: the watchdog is what stops a hung node)")
+        } else {
+            r.warn("timeout_s", text)
+        }
     }
 
     func decodeRealtime(_ r: TableReader) -> Configuration.Realtime? {

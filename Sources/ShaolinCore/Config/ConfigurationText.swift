@@ -97,6 +97,9 @@ extension Configuration {
         out.section("watchdog")
         out.string("device", watchdog.device)
         out.int("timeout_s", Int64(watchdog.timeoutS))
+        out.int("slack_ms", watchdog.slackMs)
+        out.int("slow_side_timeout_ms", watchdog.slowSideTimeoutMs)
+        out.int("pet_interval_ms", watchdog.petIntervalMs)
 
         out.section("realtime")
         out.bool("enabled", realtime.enabled)

@@ -10,6 +10,8 @@ struct LabStatus {
     var peerAlive: Bool
     var stalls: Int
     var links: [[String: Any]]
+    var fenceFailures: Int
+    var watchdog: [String: Any]
 
     init?(json data: Data) {
         guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -20,6 +22,8 @@ struct LabStatus {
         peerAlive = (o["peer"] as? [String: Any])?["alive"] as? Bool ?? false
         stalls = o["stalls"] as? Int ?? 0
         links = o["links"] as? [[String: Any]] ?? []
+        fenceFailures = (o["fence"] as? [String: Any])?["failures"] as? Int ?? 0
+        watchdog = o["watchdog"] as? [String: Any] ?? [:]
     }
 
     func link(_ name: String) -> [String: Any]? { links.first { $0["name"] as? String == name } }
@@ -117,6 +121,14 @@ final class Lab {
     }
 
     func signal(_ node: String, _ sig: Int32) { if let p = pid(node) { kill(p, sig) } }
+
+    /// Monotonic stamps (µs) of the lines of a node's log carrying `event` (and `extra`).
+    func stamps(_ node: String, _ event: String, _ extra: String = "") -> [Int64] {
+        log(node).split(separator: "\n").filter { $0.contains("SHAOLIN_EVENT=\(event) ") && $0.contains(extra) }.compactMap { line in
+            guard let r = line.range(of: "SHAOLIN_MONOTONIC_US=") else { return nil }
+            return Int64(line[r.upperBound...].prefix { $0.isNumber })
+        }
+    }
 
     func log(_ node: String) -> String { (try? String(contentsOfFile: "\(dir)/\(node).log", encoding: .utf8)) ?? "" }
 
