@@ -12,7 +12,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${OUT:-$HERE/.build-vm}
 PORT_BASE=${SHAOLIN_VM_PORT_BASE:-26200}
-WATCHDOG_S=${SHAOLIN_VM_WATCHDOG_S:-2}
+WATCHDOG_S=${SHAOLIN_VM_WATCHDOG_S:-3}
 mkdir -p "$OUT"
 cd "$HERE"
 
