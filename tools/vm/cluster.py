@@ -415,6 +415,9 @@ def scenario_watchdog(c, timeout_s):
     t_mu2, _ = a.console.wait_for("SHAOLIN-TEST: MULTIUSER", 240, after=t_reset, what="A's multi-user marker after the reset")
     a.console.send("term-engine\n")
     t_gone, _ = a.console.wait_for("SHAOLIN-TEST: ENGINE-GONE", 60, after=t_mu2)
+    a.console.send("log\n")
+    _, disarm = a.console.wait_for(r"SHAOLIN-LOG: .*WATCHDOG_DISARMED", 30, after=t_gone, what="the engine's WATCHDOG_DISARMED message")
+    log(disarm)
     quiet = 3 * timeout_s + 10
     time.sleep(quiet)
     check(a.console.find(BOOT_BANNER, after=t_gone) is None, f"no reset in {quiet}s after a clean stop (watchdog disarmed)")
