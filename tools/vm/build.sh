@@ -91,7 +91,7 @@ priority = 100
 keepalive_ms = 200
 deadtime_ms = 3000
 warntime_ms = 1500
-startup_timeout_ms = ${SHAOLIN_VM_STARTUP_MS:-20000}
+startup_timeout_ms = ${SHAOLIN_VM_STARTUP_MS:-30000}   # the quit scenario boots both VMs at once
 
 [[link]]
 name = "eth0-hb"
