@@ -344,6 +344,9 @@ def scenario_failover(c, variant):
     time.sleep(8)
     check(b.console.find(ROOT_TOUCH) is None, "B stayed in the initramfs while A is ACTIVE (no local-top, no root mount)")
     if variant == "quit":
+        sw = a.console.find(r"Running /scripts/init-bottom")
+        if sw:
+            log(f"B was STANDBY {sw[0] - t_b_standby:+.1f}s before A ran init-bottom (switch_root follows)")
         lapses = b.console.find_all(r"shaolin: role .*(alive=false|FENCING)", after=t_b_standby)
         check(not lapses, "B never lost A's heartbeat while A went through switch_root and multi-user " + str(lapses))
     a.console.send("status\n")
