@@ -47,6 +47,8 @@ public final class EventLog: @unchecked Sendable {
     public let sink: LogSink
     public let sinkReason: String
     let kmsgFD: Int32
+    /// Where the stderr sink (and the journal's fallback) writes: 2 unless a test passes its own.
+    let textFD: Int32
     let threshold: Priority
     let started = SystemClockShim.monotonic()
     public static let queueCapacity = 1024
@@ -73,7 +75,7 @@ public final class EventLog: @unchecked Sendable {
         self.init(node: node, choice: LogSinkSelector.choose(target: target, .probe()), level: level)
     }
 
-    public init(node: String, choice: LogSinkChoice, level: String) {
+    public init(node: String, choice: LogSinkChoice, level: String, textDescriptor: Int32 = 2) {
         self.node = node
         var sink = choice.sink
         var reason = choice.reason
@@ -85,6 +87,7 @@ public final class EventLog: @unchecked Sendable {
         self.sink = sink
         self.sinkReason = reason
         kmsgFD = k
+        textFD = textDescriptor
         switch level {
         case "debug": threshold = .debug
         case "notice": threshold = .notice
@@ -216,13 +219,13 @@ public final class EventLog: @unchecked Sendable {
                 try Journal.send(journalFields(r))
             } catch {
                 pthread_mutex_lock(&lock); journalErrors &+= 1; let first = journalErrors == 1; pthread_mutex_unlock(&lock)
-                if first { writeAll(2, "shaolind: journald refused a log entry (\(error)); such entries go to stderr\n") }
-                writeAll(2, textLine(r, kmsg: false))
+                if first { writeAll(textFD, "shaolind: journald refused a log entry (\(error)); such entries go to stderr\n") }
+                writeAll(textFD, textLine(r, kmsg: false))
             }
         case .kmsg:
             writeAll(kmsgFD, textLine(r, kmsg: true))
         case .stderr:
-            writeAll(2, textLine(r, kmsg: false))
+            writeAll(textFD, textLine(r, kmsg: false))
         }
     }
 
