@@ -172,10 +172,14 @@ public enum Engine {
                 if case .serial(let s) = cl.kind {
                     let ft = SerialLink.frameTimeMilliseconds(baud: s.baud)
                     if ft * 2 > Double(cl.keepaliveMs) {
-                        log.write(.warning, "link \(l.name): one frame takes \(Int(ft)) ms at \(s.baud) baud; keepalive \(cl.keepaliveMs) ms leaves no headroom", event: "SERIAL_TOO_SLOW")
+                        log.write(.warning, "link \(l.name): one frame takes \(Int(ft)) ms at \(s.baud) baud; keepalive \(cl.keepaliveMs) ms leaves no headroom", event: "SERIAL_TOO_SLOW",
+                              [("SHAOLIN_LINK", l.name)])
                     }
                 }
-                if !l.carrierUp { log.write(.warning, "link \(l.name) is down at start; it will be retried", event: "LINK_DOWN") }
+                if !l.carrierUp {
+                    log.write(.warning, "link \(l.name) is down at start; it will be retried", event: "LINK_DOWN",
+                              [("SHAOLIN_LINK", l.name), ("SHAOLIN_PEER", c.peer.name)])
+                }
             }
             // Signals go to the real-time loop through a signalfd: block them before any thread starts.
             let signals: SignalFD
@@ -193,7 +197,8 @@ public enum Engine {
                                 statusPath: options.statusPath, nodeName: c.node.name, peerName: c.peer.name)
             slow.notifier = ServiceNotifier.forThisProcess(keepalive: .ms(c.links.map(\.keepaliveMs).min() ?? c.timing.keepaliveMs), peerName: c.peer.name,
                                                            linkCount: links.count, log: log)
-            log.write(.notice, "starting: node \(c.node.name) (id \(c.node.id)), peer \(c.peer.name), \(links.count) link(s), incarnation \(String(incarnation, radix: 16))", event: "START")
+            log.write(.notice, "starting: node \(c.node.name) (id \(c.node.id)), peer \(c.peer.name), \(links.count) link(s), incarnation \(String(incarnation, radix: 16))", event: "START",
+                      [("SHAOLIN_PEER", c.peer.name), ("SHAOLIN_INCARNATION", String(incarnation, radix: 16))])
             let degraded = try enterRealtime(c.realtime, log: log)
             let loop: RealtimeLoop
             do {

@@ -18,6 +18,10 @@ public struct LogSinkChoice: Sendable, Equatable {
     public var sink: LogSink
     /// Why, for the start-up message.
     public var reason: String
+    public init(sink: LogSink, reason: String) {
+        self.sink = sink
+        self.reason = reason
+    }
 }
 
 public enum LogSinkSelector {

@@ -2,7 +2,8 @@
 import Foundation
 import Glibc
 import ShaolinCore
-import ShaolinEngine
+import ShaolinLinux
+@testable import ShaolinEngine
 import Testing
 
 @Suite struct LogSinkSelectionTests {
@@ -67,18 +68,14 @@ import Testing
         final class Reader: @unchecked Sendable { var data = Data() }
         let reader = Reader()
         let readFD = fds[0]
-        var t = pthread_t()
-        let box = Unmanaged.passRetained(reader).toOpaque()
-        pthread_create(&t, nil, { arg in
-            let r = Unmanaged<Reader>.fromOpaque(arg!).takeRetainedValue()
+        let t = try NormalThread.start {
             var buf = [UInt8](repeating: 0, count: 65536)
             while true {
                 let n = buf.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
                 if n <= 0 { break }
-                r.data.append(contentsOf: buf[0..<n])
+                reader.data.append(contentsOf: buf[0..<n])
             }
-            return nil
-        }, box)
+        }
         log.stopWriter()
         close(fds[1])
         pthread_join(t, nil)

@@ -22,7 +22,7 @@ private final class SingleNode {
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: "\(dir)/journal", withIntermediateDirectories: true)
         let key = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() + "\n"
-        FileManager.default.createFile(atPath: "\(dir)/key", contents: Data(key.utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: "\(dir)/key", contents: Data(key.utf8), attributes: [.posixPermissions: 0o600])
         let fence = """
             #!/bin/sh
             echo "lab fence: powering off $SHAOLIN_FENCE_TARGET"
@@ -30,7 +30,7 @@ private final class SingleNode {
             exit 0
 
             """
-        FileManager.default.createFile(atPath: "\(dir)/fence.sh", contents: Data(fence.utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: "\(dir)/fence.sh", contents: Data(fence.utf8), attributes: [.posixPermissions: 0o755])
         let config = """
             [cluster]
             id = 77
@@ -67,7 +67,7 @@ private final class SingleNode {
             level = "info"
 
             """
-        FileManager.default.createFile(atPath: "\(dir)/node.toml", contents: Data(config.utf8))
+        _ = FileManager.default.createFile(atPath: "\(dir)/node.toml", contents: Data(config.utf8))
     }
 
     /// Starts shaolind in its own mount namespace where /run/systemd/journal is `dir/journal`.

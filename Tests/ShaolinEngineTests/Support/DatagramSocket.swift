@@ -9,7 +9,7 @@ final class DatagramSocket {
 
     init(path: String) throws {
         unlink(path)
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw LabError("socket(AF_UNIX): \(String(cString: strerror(errno)))") }
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
@@ -24,6 +24,7 @@ final class DatagramSocket {
         guard ok else { close(fd); throw LabError("bind \(path): \(String(cString: strerror(errno)))") }
         var size: Int32 = 4 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        self.fd = fd
         self.path = path
     }
 
