@@ -16,7 +16,9 @@
 import ShaolinLinux
 
 public enum EngineCapabilities {
-    /// The capabilities kept after start-up, each with the reason.
+    /// The capabilities kept after start-up, each with the reason. Only CAP_IPC_LOCK is used by
+    /// every build today; the others guard paths the engine is growing (interface re-creation,
+    /// configuration reload, in-process self-fence) — see docs/security.md.
     public static let kept: [(capability: CapabilitySet, why: String)] = [
         (.netRaw, "open a new AF_PACKET socket for an Ethernet link whose interface was removed and re-created (a socket is bound to an interface index)"),
         (.ipcLock, "memory stays locked (mlockall MCL_FUTURE): every later allocation is locked too and would fail beyond RLIMIT_MEMLOCK without it"),

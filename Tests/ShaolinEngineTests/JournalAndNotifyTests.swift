@@ -183,7 +183,7 @@ private final class SingleNode {
         let readyIndex = try #require(notes.firstIndex { $0.contains("READY=1") })
         #expect(!notes[..<readyIndex].contains { $0.contains("STATUS=ACTIVE") })
         #expect(notes[..<readyIndex].contains { $0.hasPrefix("STATUS=FENCING") || $0.hasPrefix("STATUS=BOOTING") }, "notifications: \(notes)")
-        #expect(pets >= 5 && pets <= 40, "WATCHDOG=1 sent \(pets) times in 1.5 s at a 100 ms period")
+        #expect(pets >= 3 && pets <= 40, "WATCHDOG=1 sent \(pets) times in 1.5 s at a 100 ms period (a loose check that it repeats and does not flood)")
         let stopping = try #require(notes.firstIndex { $0.contains("STOPPING=1") }, "notifications: \(notes)")
         #expect(!notes[(stopping + 1)...].contains("WATCHDOG=1"))
     }
