@@ -10,6 +10,10 @@ public struct EngineOptions: Sendable {
     public var configPath: String
     public var statusPath: String?
     public var foreground = true
+    /// Overrides the configuration's `log.target` ("auto", "journal", "kmsg", "stderr").
+    public var logTarget: String?
+    /// Drop capabilities after start-up (see EngineCapabilities); off only for debugging.
+    public var dropCapabilities = true
     public init(configPath: String, statusPath: String? = nil) {
         self.configPath = configPath
         self.statusPath = statusPath
@@ -150,7 +154,10 @@ public enum Engine {
             for e in errors { printErr(e) }
             return 2
         }
-        let log = EventLog(node: c.node.name, target: c.log.target.rawValue, level: c.log.level.rawValue)
+        let log = EventLog(node: c.node.name, target: options.logTarget ?? c.log.target.rawValue, level: c.log.level.rawValue)
+        // Until the writer thread starts (after the capability drop) records are written directly.
+        defer { log.stopWriter() }
+        log.write(.info, "logging to \(log.sink.rawValue) (\(log.sinkReason))", event: "LOG_SINK", [("SHAOLIN_LOG_SINK", log.sink.rawValue)])
         do {
             let key = try loadKey(c.cluster.keyFile)
             let params = c.clusterParameters()
@@ -165,10 +172,14 @@ public enum Engine {
                 if case .serial(let s) = cl.kind {
                     let ft = SerialLink.frameTimeMilliseconds(baud: s.baud)
                     if ft * 2 > Double(cl.keepaliveMs) {
-                        log.write(.warning, "link \(l.name): one frame takes \(Int(ft)) ms at \(s.baud) baud; keepalive \(cl.keepaliveMs) ms leaves no headroom", event: "SERIAL_TOO_SLOW")
+                        log.write(.warning, "link \(l.name): one frame takes \(Int(ft)) ms at \(s.baud) baud; keepalive \(cl.keepaliveMs) ms leaves no headroom", event: "SERIAL_TOO_SLOW",
+                              [("SHAOLIN_LINK", l.name)])
                     }
                 }
-                if !l.carrierUp { log.write(.warning, "link \(l.name) is down at start; it will be retried", event: "LINK_DOWN") }
+                if !l.carrierUp {
+                    log.write(.warning, "link \(l.name) is down at start; it will be retried", event: "LINK_DOWN",
+                              [("SHAOLIN_LINK", l.name), ("SHAOLIN_PEER", c.peer.name)])
+                }
             }
             // Signals go to the real-time loop through a signalfd: block them before any thread starts.
             let signals: SignalFD
@@ -189,8 +200,10 @@ public enum Engine {
                                 log: log, fencing: fenceSequence(c, log: log), linkNames: c.links.map(\.name),
                                 statusPath: options.statusPath, nodeName: c.node.name, peerName: c.peer.name,
                                 health: health, watchdog: hardware?.1)
-            slow.start()
-            log.write(.notice, "starting: node \(c.node.name) (id \(c.node.id)), peer \(c.peer.name), \(links.count) link(s), incarnation \(String(incarnation, radix: 16))", event: "START")
+            slow.notifier = ServiceNotifier.forThisProcess(keepalive: .ms(c.links.map(\.keepaliveMs).min() ?? c.timing.keepaliveMs), peerName: c.peer.name,
+                                                           linkCount: links.count, log: log)
+            log.write(.notice, "starting: node \(c.node.name) (id \(c.node.id)), peer \(c.peer.name), \(links.count) link(s), incarnation \(String(incarnation, radix: 16))", event: "START",
+                      [("SHAOLIN_PEER", c.peer.name), ("SHAOLIN_INCARNATION", String(incarnation, radix: 16))])
             let degraded: Bool
             let loop: RealtimeLoop
             do {
@@ -207,10 +220,18 @@ public enum Engine {
                                             realtimeDegraded: degraded, watchdog: keeper)
                 } catch { throw StartupError("event loop: \(error)") }
             } catch {
-                // Never served: do not reset the machine for a start-up failure.
+                // Never served: do not reset the machine for a start-up failure. (The slow
+                // side has not been started yet, so there is nothing to stop.)
                 if let hw = hardware { _ = hw.0.disarmAndClose() }
-                slow.stop()
                 throw error
+            }
+            // Start-up is over (memory locked, SCHED_FIFO, sockets and devices open): drop the
+            // capabilities the engine no longer needs, *before* any other thread exists.
+            if options.dropCapabilities { EngineCapabilities.drop(log: log) }
+            log.startWriter()
+            do { try slow.start() } catch {
+                if let hw = hardware { _ = hw.0.disarmAndClose() }
+                throw StartupError("cannot start the slow-side thread: \(error)")
             }
             let reason = loop.run()
             if let hw = hardware {
