@@ -181,7 +181,7 @@ relay_up() {
     --stats "$LAB_DIR/impair.json" "${rt[@]}" </dev/null >>"$LAB_DIR/relay.log" 2>&1 &
   echo $! > "$LAB_DIR/relay.pid"
   for i in $(seq 1 100); do
-    grep -q '"serial_open": \[\s*true,\s*true' <(tr -d '\n' < "$LAB_DIR/impair.json" 2>/dev/null) && return 0
+    grep -q '"serial_open": \[\s*true,\s*true' <(tr -d '\n' 2>/dev/null < "$LAB_DIR/impair.json") && return 0
     sleep 0.05
   done
   echo "the impairment relay did not start: $(cat "$LAB_DIR/relay.log")" >&2; return 1
