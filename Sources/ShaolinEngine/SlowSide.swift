@@ -44,14 +44,24 @@ public final class SlowSide: @unchecked Sendable {
         pthread_mutex_init(&lock, nil)
     }
 
+    /// Stack size of the slow-side threads (the slow thread and fencing threads). The default
+    /// 8 MiB would be wholly resident: mlockall(MCL_FUTURE) populates every new mapping, and glibc
+    /// keeps the stacks of finished detached threads cached. With 8 MiB stacks an idle lab node
+    /// had 24–32 MB RSS (benchmarks/engine-resources.py); the slow side needs far less.
+    static let threadStackBytes = 512 * 1024
+
     /// Starts the slow thread (SCHED_OTHER).
     public func start() {
         let box = Unmanaged.passRetained(self)
-        pthread_create(&thread, nil, { arg in
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        pthread_attr_setstacksize(&attr, SlowSide.threadStackBytes)
+        pthread_create(&thread, &attr, { arg in
             let me = Unmanaged<SlowSide>.fromOpaque(arg!).takeRetainedValue()
             me.loop()
             return nil
         }, box.toOpaque())
+        pthread_attr_destroy(&attr)
     }
 
     /// Stops after handling what is queued (final logs and status), then joins.
@@ -203,6 +213,7 @@ func spawnDetached(_ body: @escaping @Sendable () -> Void) {
     var attr = pthread_attr_t()
     pthread_attr_init(&attr)
     pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+    pthread_attr_setstacksize(&attr, SlowSide.threadStackBytes)
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     pthread_create(&t, &attr, { arg in
         let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
