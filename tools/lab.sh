@@ -21,7 +21,7 @@
 # separated by ';') sets its impairments from the start. Without RELAY the nodes are joined directly.
 #
 # Must run as root. Everything lives under $LAB_DIR (default /tmp/shaolin-lab-$LAB_ID);
-# namespaces are named shl-$LAB_ID-a/b so several labs can coexist.
+# namespaces are named shl-$LAB_ID-a/b (and -r for the relay) so several labs can coexist.
 set -euo pipefail
 
 LAB_ID=${LAB_ID:-lab}
@@ -298,5 +298,5 @@ case "${1:-demo}" in
   serial-up) serial_up ;;
   impair) shift; cmd_impair "$@" ;;
   relay-stats) cat "$LAB_DIR/impair.json" ;;
-  *) sed -n '2,27p' "$0"; exit 64 ;;
+  *) sed -n '2,26p' "$0"; exit 64 ;;
 esac
