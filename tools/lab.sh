@@ -298,5 +298,5 @@ case "${1:-demo}" in
   serial-up) serial_up ;;
   impair) shift; cmd_impair "$@" ;;
   relay-stats) cat "$LAB_DIR/impair.json" ;;
-  *) sed -n '2,26p' "$0"; exit 64 ;;
+  *) sed -n '2,24p' "$0"; exit 64 ;;
 esac
