@@ -11,9 +11,12 @@ and cyclictest, and the ratio engine/cyclictest per percentile. Target: p99.9 wi
 Deadtime is 1000 ms here so that no failover disturbs the measurement (the loop wakes at the
 keepalive either way). Two engines and cyclictest share the 2 CPUs at the same priority.
 
+With COMPARE_SHAOLIND=<another shaolind> a second lab runs that binary in the same window (four
+engines then share the CPUs), for before/after comparisons of an engine change.
+
 usage: benchmarks/wakeup-lateness.py [SECONDS] [CASES]   e.g. 60 10:idle,10:stress,1:idle,1:stress
 """
-import sys, time
+import os, sys, time
 from benchlib import Lab, CPUSample, context_line, start_stress, stop_stress, start_cyclictest, cyclictest_result
 
 secs = int(sys.argv[1]) if len(sys.argv) > 1 else 60
@@ -24,6 +27,7 @@ KEYS = ("p50", "p99", "p99_9", "max")
 rows = []
 for ka, mode in cases:
     lab = Lab("wake")
+    other = Lab("wcmp", SHAOLIND=os.environ["COMPARE_SHAOLIND"]) if os.environ.get("COMPARE_SHAOLIND") else None
     stress = start_stress() if mode == "stress" else None
     try:
         if stress:
@@ -31,23 +35,32 @@ for ka, mode in cases:
         cpu = CPUSample()
         hist = f"/tmp/shaolin-wake-cyclictest-{ka}-{mode}.hist"
         lab.up(ka, 1000)
+        if other:
+            other.up(ka, 1000)
         ct = start_cyclictest(PRIO, ka * 1000, secs, hist)
         time.sleep(secs)
         a, b = lab.status("A"), lab.status("B")
+        oa, ob = (other.status("A"), other.status("B")) if other else (None, None)
         ct.wait(30)
         c = cyclictest_result(hist)
         ctx = cpu.done()
         ok = lab.role("A") is not None and lab.role("B") is not None
     finally:
         lab.down()
+        if other:
+            other.down()
         stop_stress(stress)
     print(f"\n== keepalive {ka} ms, {mode}, {secs} s  ({context_line(ctx)})")
     if not ok:
         print("  (an engine did not survive the run; figures below are up to its end)")
     print(f"  {'':12s} {'samples':>8s} " + " ".join(f"{k.replace('_', '.'):>9s}" for k in KEYS) + "   (µs)")
-    for name, s in (("cyclictest", c), ("engine A", a["loop_lateness_us"]), ("engine B", b["loop_lateness_us"])):
+    shown = [("cyclictest", c), ("engine A", a["loop_lateness_us"]), ("engine B", b["loop_lateness_us"])]
+    if other:
+        shown += [("compare A", oa["loop_lateness_us"]), ("compare B", ob["loop_lateness_us"])]
+    for name, s in shown:
         print(f"  {name:12s} {s['count']:8d} " + " ".join(f"{s[k]:9d}" for k in KEYS))
-    for name, e in (("A", a["loop_lateness_us"]), ("B", b["loop_lateness_us"])):
+    for name, e in [("A", a["loop_lateness_us"]), ("B", b["loop_lateness_us"])] + (
+            [("cmp A", oa["loop_lateness_us"]), ("cmp B", ob["loop_lateness_us"])] if other else []):
         r = {k: e[k] / max(1, c[k]) for k in KEYS}
         print(f"  ratio {name}/cyclictest  " + " ".join(f"{r[k]:9.2f}" for k in KEYS)
               + f"   p99.9 within 1.25x: {'MET' if r['p99_9'] <= 1.25 else 'NOT MET'}")
