@@ -16,8 +16,12 @@ public protocol HeartbeatLink: AnyObject {
     var carrierUp: Bool { get }
     /// Sends one encoded frame. Never blocks: a full buffer drops the frame and counts it.
     func send(_ frame: UnsafeRawBufferPointer)
-    /// Calls `body` for every complete frame that has arrived, until the descriptor is empty.
-    func drain(_ body: (UnsafeRawBufferPointer) -> Void)
+    /// How the loop registers `descriptor` in epoll: level-triggered input, or edge-triggered
+    /// for links whose empty reads can block (serial, see `SerialLink.drain`).
+    var pollEvents: EpollEvents { get }
+    /// Calls `body` for every complete frame that has arrived. `ready` says whether epoll reported
+    /// the descriptor in this wake-up; a link may skip reading when it is false.
+    func drain(ready: Bool, _ body: (UnsafeRawBufferPointer) -> Void)
     /// Re-checks the physical state (called on ticks); may reopen a device.
     /// - Returns: true when the descriptor changed (the loop re-registers it).
     func refresh(now: Int64) -> Bool
@@ -38,6 +42,7 @@ public final class EthernetLink: HeartbeatLink {
     public private(set) var sendDrops: UInt64 = 0
     public var framingRejects: UInt64 { 0 }
     public var descriptor: FileDescriptor? { socket.fileDescriptor }
+    public var pollEvents: EpollEvents { .input }
 
     public init(id: UInt8, name: String, interface: String, etherType: UInt16, peer: ShaolinLinux.MACAddress) throws(LinkError) {
         guard let ifname = InterfaceName(interface) else { throw LinkError(link: name, message: "invalid interface name '\(interface)'") }
@@ -64,7 +69,9 @@ public final class EthernetLink: HeartbeatLink {
         }
     }
 
-    public func drain(_ body: (UnsafeRawBufferPointer) -> Void) {
+    /// Reads until the socket is empty on every wake-up (an empty AF_PACKET receive returns
+    /// EAGAIN at once), so frames queued before a timer wake-up are always seen first.
+    public func drain(ready: Bool, _ body: (UnsafeRawBufferPointer) -> Void) {
         while true {
             switch (try? socket.receive(into: buffer)) ?? .noData {
             case .frame(let length, _, let truncated):
@@ -99,6 +106,7 @@ public final class SerialLink: HeartbeatLink {
     public var framingRejects: UInt64 { decoder.rejects.total }
     public var carrierUp: Bool { port != nil }
     public var descriptor: FileDescriptor? { port?.fileDescriptor ?? nil }
+    public var pollEvents: EpollEvents { [.input, .edgeTriggered] }
 
     public init(id: UInt8, name: String, device: String, baud: Int, flowControl: Bool) throws(LinkError) {
         self.id = id
@@ -127,11 +135,19 @@ public final class SerialLink: HeartbeatLink {
         }
     }
 
-    public func drain(_ body: (UnsafeRawBufferPointer) -> Void) {
+    /// Reads only when epoll reported the tty (edge-triggered), and stops at the first short
+    /// read instead of reading on until EAGAIN. Reason: on a tty, a read (or a level-triggered
+    /// epoll re-check) that finds no data waits in the kernel (`tty_buffer_flush_work`) for the
+    /// flip-buffer worker, a SCHED_OTHER kworker; under load that blocked the real-time loop for
+    /// milliseconds (benchmarks/wakeup-lateness.py, docs/benchmarks.md). A short read means the
+    /// line discipline's buffer is empty; bytes that arrive later raise a new edge.
+    public func drain(ready: Bool, _ body: (UnsafeRawBufferPointer) -> Void) {
+        guard ready else { return }
         while let p = port {
             switch (try? p.read(into: readBuffer)) ?? .down {
             case .bytes(let n):
                 decoder.feed(UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])) { frame in body(frame) }
+                if n < readBuffer.count { return }
             case .noData: return
             case .down: markDown(); return
             }

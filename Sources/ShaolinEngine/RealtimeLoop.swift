@@ -70,7 +70,7 @@ public final class RealtimeLoop {
         try epoll.add(signals.fileDescriptor, events: .input, token: Self.tokenSignals)
         try epoll.add(wakePipe, events: .input, token: Self.tokenWake)
         for (i, l) in links.enumerated() {
-            if let fd = l.descriptor { try epoll.add(fd, events: .input, token: UInt64(i)) }
+            if let fd = l.descriptor { try epoll.add(fd, events: l.pollEvents, token: UInt64(i)) }
         }
     }
 
@@ -94,29 +94,33 @@ public final class RealtimeLoop {
             var timerFired = false
             var signalled = false
             var woken = false
+            var readyLinks: UInt64 = 0
             for i in 0..<n {
-                switch events.token(at: i) {
+                let token = events.token(at: i)
+                switch token {
                 case Self.tokenTimer: timerFired = true
                 case Self.tokenSignals: signalled = true
                 case Self.tokenWake: woken = true
-                default: break
+                default: if token < 64 { readyLinks |= 1 << token }
                 }
             }
-            step(timerFired: timerFired, signalled: signalled, woken: woken)
+            step(timerFired: timerFired, signalled: signalled, woken: woken, readyLinks: readyLinks)
         }
         return exitReason!
     }
 
     /// One wake-up. Order matters: links, then inputs, then deadlines.
-    func step(timerFired: Bool, signalled: Bool, woken: Bool) {
+    /// `readyLinks`: bit i set when epoll reported link i's descriptor in this wake-up.
+    func step(timerFired: Bool, signalled: Bool, woken: Bool, readyLinks: UInt64 = 0) {
         var now = Instant(nanoseconds: SystemClock.monotonicNanos())
         // How far past the deadline the timer was armed for this wake-up is (the watchdog's
         // "loop met its deadline within the slack"; docs/watchdog.md).
         let overdue = armedDeadline > 0 && armedDeadline != Int64.max ? max(0, now.nanoseconds - armedDeadline) : 0
-        // 1. Every frame already queued on every link.
-        for l in links {
+        // 1. Every frame already queued on every link (a serial link only reads when its tty
+        //    was reported ready: see SerialLink.drain).
+        for (i, l) in links.enumerated() {
             let id = l.id
-            l.drain { bytes in machine.receive(bytes, link: id, now: now) }
+            l.drain(ready: i < 64 && readyLinks & (1 << UInt64(i)) != 0) { bytes in machine.receive(bytes, link: id, now: now) }
             if l.carrierUp != linkCarrier(id) { machine.handle(.carrier(link: id, up: l.carrierUp), now: now) }
         }
         performActions()
@@ -148,7 +152,7 @@ public final class RealtimeLoop {
             // out of epoll, so a hung-up pty cannot wake us forever) and reopens it here; an
             // Ethernet socket stays open and registered while its interface is down.
             for (i, l) in links.enumerated() where l.refresh(now: now.nanoseconds) {
-                if let fd = l.descriptor { try? epoll.add(fd, events: .input, token: UInt64(i)) }
+                if let fd = l.descriptor { try? epoll.add(fd, events: l.pollEvents, token: UInt64(i)) }
             }
         }
         if now >= machine.nextDeadline {

@@ -58,10 +58,16 @@ public final class SlowSide: @unchecked Sendable {
         pthread_mutex_init(&lock, nil)
     }
 
+    /// Stack size of the slow-side threads (the slow thread and fencing threads). The default
+    /// 8 MiB would be wholly resident: mlockall(MCL_FUTURE) populates every new mapping, and glibc
+    /// keeps the stacks of finished detached threads cached. With 8 MiB stacks an idle lab node
+    /// had 24–32 MB RSS (benchmarks/engine-resources.py); the slow side needs far less.
+    static let threadStackBytes = 512 * 1024
+
     /// Starts the slow thread (SCHED_OTHER even when the caller already runs SCHED_FIFO; it
     /// inherits the caller's capabilities, so start it after the capability drop).
     public func start() throws(Errno) {
-        thread = try NormalThread.start { [self] in loop() }
+        thread = try NormalThread.start(stackBytes: SlowSide.threadStackBytes) { [self] in loop() }
     }
 
     /// Stops after handling what is queued (final logs and status), then joins.
@@ -263,6 +269,7 @@ func spawnDetached(_ body: @escaping @Sendable () -> Void) {
     var attr = pthread_attr_t()
     pthread_attr_init(&attr)
     pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+    pthread_attr_setstacksize(&attr, SlowSide.threadStackBytes)
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     pthread_create(&t, &attr, { arg in
         let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()

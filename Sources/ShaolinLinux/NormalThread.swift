@@ -10,11 +10,12 @@ public enum NormalThread {
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    /// Starts `body` on a new SCHED_OTHER thread (joinable unless `detached`).
+    /// Starts `body` on a new SCHED_OTHER thread (joinable unless `detached`; `stackBytes`
+    /// overrides the default 8 MiB stack, which mlockall would make wholly resident).
     ///
     /// The corresponding C functions are `pthread_attr_setinheritsched(PTHREAD_EXPLICIT_SCHED)`,
     /// `pthread_attr_setschedpolicy(SCHED_OTHER)` and `pthread_create`.
-    public static func start(detached: Bool = false, _ body: @escaping () -> Void) throws(Errno) -> pthread_t {
+    public static func start(detached: Bool = false, stackBytes: Int? = nil, _ body: @escaping () -> Void) throws(Errno) -> pthread_t {
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }
@@ -23,6 +24,7 @@ public enum NormalThread {
         var param = sched_param(sched_priority: 0)
         pthread_attr_setschedparam(&attr, &param)
         if detached { pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED)) }
+        if let stackBytes { pthread_attr_setstacksize(&attr, stackBytes) }
         var t = pthread_t()
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         let rc = pthread_create(&t, &attr, { arg in

@@ -96,6 +96,24 @@ final class Lab {
     }
 
     func up(keepalive: Int = 100, deadtime: Int = 600) throws { try sh(["up", "\(keepalive)", "\(deadtime)"]) }
+
+    /// Sets the impairment relay's settings (labs made with `env: ["RELAY": "1"]`), replacing the
+    /// previous ones; returns once the relay has applied them. Specs as in tools/impair.py,
+    /// e.g. "eth both delay=5 jitter=1", "serial a2b garbage=10". No spec clears them.
+    func impair(_ specs: String...) throws { try sh(["impair"] + specs) }
+
+    /// The relay's counters: ["eth"|"serial"]["a2b"|"b2a"]["received"|"forwarded"|"dropped"|...].
+    func relayStats() -> [String: [String: [String: Any]]] {
+        guard let d = FileManager.default.contents(atPath: "\(dir)/impair.json"),
+              let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return [:] }
+        var out: [String: [String: [String: Any]]] = [:]
+        for link in ["eth", "serial"] { out[link] = o[link] as? [String: [String: Any]] ?? [:] }
+        return out
+    }
+
+    func relayCount(_ link: String, _ direction: String, _ key: String) -> Int {
+        relayStats()[link]?[direction]?[key] as? Int ?? 0
+    }
     func down() { _ = try? sh(["down"], check: false) }
 
     func status(_ node: String) -> LabStatus? {

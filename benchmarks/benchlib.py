@@ -1,0 +1,146 @@
+"""Shared helpers for the lab-based benchmarks (tools/lab.sh, cyclictest, stress-ng, /proc)."""
+import json, os, re, signal, subprocess, time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAB = os.path.join(REPO, "tools", "lab.sh")
+
+
+class Lab:
+    def __init__(self, lab_id, **env):
+        self.dir = f"/tmp/shaolin-lab-{lab_id}"
+        self.env = dict(os.environ, LAB_ID=lab_id, LAB_DIR=self.dir, **env)
+
+    def sh(self, *args, check=True):
+        subprocess.run([LAB, *args], env=self.env, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def up(self, ka, dt):
+        self.sh("up", str(ka), str(dt))
+
+    def down(self):
+        self.sh("down", check=False)
+
+    def status(self, n):
+        try:
+            with open(f"{self.dir}/{n}.status.json") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def pid(self, n):
+        try:
+            return int(open(f"{self.dir}/{n}.pid").read())
+        except (OSError, ValueError):
+            return None
+
+    def running(self, n):
+        p = self.pid(n)
+        try:
+            return p is not None and " Z " not in open(f"/proc/{p}/stat").read().rsplit(")", 1)[1][:3]
+        except OSError:
+            return False
+
+    def role(self, n):
+        s = self.status(n)
+        return s["role"] if s and self.running(n) else None
+
+    def log(self, n):
+        try:
+            return open(f"{self.dir}/{n}.log").read()
+        except OSError:
+            return ""
+
+    def settle(self, secs=20):
+        return wait(lambda: (self.role("A"), self.role("B")) == ("ACTIVE", "STANDBY"), secs)
+
+
+def wait(cond, secs, step=0.05):
+    end = time.time() + secs
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
+class CPUSample:
+    """Load average and CPU steal/busy over an interval, from /proc."""
+
+    def __init__(self):
+        self.t0 = self._cpu()
+        self.load0 = open("/proc/loadavg").read().split()[:3]
+
+    @staticmethod
+    def _cpu():
+        f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        return f
+
+    def done(self):
+        t1 = self._cpu()
+        d = [b - a for a, b in zip(self.t0, t1)]
+        total = sum(d[:8]) or 1
+        idle = d[3] + d[4]
+        load1 = open("/proc/loadavg").read().split()[:3]
+        return {"steal_pct": round(100 * d[7] / total, 1), "busy_pct": round(100 * (total - idle) / total, 1),
+                "load_before": " ".join(self.load0), "load_after": " ".join(load1)}
+
+
+def context_line(c):
+    return (f"machine: {os.cpu_count()} CPUs, busy {c['busy_pct']}% (steal {c['steal_pct']}%), "
+            f"load average {c['load_before']} -> {c['load_after']}")
+
+
+def start_stress():
+    """stress-ng --cpu 2 --vm 1 --io 1 in its own process group; returns the Popen."""
+    return subprocess.Popen(["stress-ng", "--cpu", "2", "--vm", "1", "--io", "1", "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_stress(p):
+    if p is None:
+        return
+    try:
+        os.killpg(p.pid, signal.SIGTERM)   # its own group, created above
+    except ProcessLookupError:
+        pass
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
+
+def start_cyclictest(prio, interval_us, seconds, histfile, hist_us=100_000):
+    return subprocess.Popen(["cyclictest", "-m", "-p", str(prio), "-i", str(interval_us), "-D", f"{int(seconds)}s",
+                             "-q", "-h", str(hist_us), f"--histfile={histfile}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def cyclictest_result(histfile):
+    """Percentiles (µs) from cyclictest's 1-µs histogram; overflows count as beyond the range."""
+    buckets, overflow, mx = [], 0, 0
+    for line in open(histfile):
+        if line.startswith("#"):
+            if "Histogram Overflows" in line:
+                overflow = int(line.split(":")[1].split()[0])
+            elif "Max Latencies" in line:
+                mx = int(line.split(":")[1].split()[0])
+            continue
+        f = line.split()
+        if len(f) >= 2 and int(f[1]):
+            buckets.append((int(f[0]), int(f[1])))
+    n = sum(c for _, c in buckets) + overflow
+
+    def p(q):
+        need, acc = q / 100 * n, 0
+        for v, c in buckets:
+            acc += c
+            if acc >= need:
+                return v
+        return mx
+
+    return {"count": n, "p50": p(50), "p99": p(99), "p99_9": p(99.9), "max": mx, "overflow": overflow}
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else 0
