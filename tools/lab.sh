@@ -11,6 +11,9 @@
 #   tools/lab.sh down                            stop everything and clean up
 #   tools/lab.sh demo                            up, watch, kill -9 the ACTIVE, watch the takeover, down
 #
+# Each node's control socket is $LAB_DIR/A.sock and B.sock (shaolinctl --socket …); with
+# CONTROL_TCP=127.0.0.1:PORT each node also listens on that address inside its namespace.
+#
 # Must run as root. Everything lives under $LAB_DIR (default /tmp/shaolin-lab-$LAB_ID);
 # namespaces are named shl-$LAB_ID-a/b so several labs can coexist.
 set -euo pipefail
@@ -87,9 +90,13 @@ enabled = ${LAB_RT:-true}
 priority = 50
 allow_degraded = true
 
+[control]
+socket = "$LAB_DIR/$me.sock"
+tcp_listen = "${CONTROL_TCP:-}"
+
 [log]
 target = "stderr"
-level = "info"
+level = "${LOG_LEVEL:-info}"
 CONF
   cat > "$LAB_DIR/fence-$peer.sh" <<FENCE
 #!/bin/sh

@@ -183,8 +183,16 @@ public enum Engine {
             let fromSlow = SPSCQueue<RealtimeInput>(capacity: 256)
             let slow = SlowSide(toSlow: toSlow, toRealtime: fromSlow, wakeWrite: FileDescriptor(rawValue: pipeFDs[1]),
                                 log: log, fencing: fenceSequence(c, log: log), linkNames: c.links.map(\.name),
-                                statusPath: options.statusPath, nodeName: c.node.name, peerName: c.peer.name)
+                                statusPath: options.statusPath, nodeName: c.node.name, peerName: c.peer.name,
+                                watchdog: .configured(c.watchdog))
             slow.start()
+            // The control interface: its own thread, never the real-time one. A control socket
+            // that cannot open is logged, not fatal: the cluster matters more than its console.
+            let control = ControlServer(settings: ControlSettings(c.control), slow: slow, log: log, key: key.bytes,
+                                        nodeName: c.node.name, configPath: options.configPath, configuration: c)
+            do { try control.start() } catch {
+                log.write(.error, "\(error)", event: "CONTROL_FAILED")
+            }
             log.write(.notice, "starting: node \(c.node.name) (id \(c.node.id)), peer \(c.peer.name), \(links.count) link(s), incarnation \(String(incarnation, radix: 16))", event: "START")
             let degraded = try enterRealtime(c.realtime, log: log)
             let loop: RealtimeLoop
@@ -194,6 +202,7 @@ public enum Engine {
                                         realtimeDegraded: degraded)
             } catch { throw StartupError("event loop: \(error)") }
             let reason = loop.run()
+            control.stop()
             slow.stop()
             switch reason {
             case .left: return 0

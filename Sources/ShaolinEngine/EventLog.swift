@@ -2,6 +2,7 @@
 // a priority and a stable event name (SHAOLIN_EVENT=…) so tests and operators can grep it.
 // Journald output is the Cluster Manager's concern; this sink writes stderr or /dev/kmsg.
 
+import Atomics
 import Glibc
 import ShaolinCore
 
@@ -26,8 +27,12 @@ public final class EventLog: @unchecked Sendable {
     let node: String
     let fd: Int32
     let kmsg: Bool
-    let threshold: Priority
+    /// The level threshold (changed live by a configuration reload).
+    private let thresholdRaw = ManagedAtomic<Int>(Priority.info.rawValue)
+    var threshold: Priority { Priority(rawValue: thresholdRaw.load(ordering: .relaxed)) ?? .info }
     let started = SystemClockShim.monotonic()
+    /// The recent lines, for the control interface's `log` request.
+    public let ring = EventRing()
 
     /// - Parameter target: "stderr" or "kmsg" ("auto"/"journal" fall back to stderr here).
     public init(node: String, target: String, level: String) {
@@ -40,17 +45,25 @@ public final class EventLog: @unchecked Sendable {
         }
         self.fd = fd
         self.kmsg = kmsg
+        setLevel(level)
+    }
+
+    /// Sets the level threshold ("debug", "info", "notice", "warning", "error").
+    public func setLevel(_ level: String) {
+        let t: Priority
         switch level {
-        case "debug": threshold = .debug
-        case "notice": threshold = .notice
-        case "warning": threshold = .warning
-        case "error": threshold = .error
-        default: threshold = .info
+        case "debug": t = .debug
+        case "notice": t = .notice
+        case "warning": t = .warning
+        case "error": t = .error
+        default: t = .info
         }
+        thresholdRaw.store(t.rawValue, ordering: .relaxed)
     }
 
     public func write(_ p: Priority, _ message: String, event: String? = nil, fields: String = "") {
         guard p <= threshold else { return }
+        ring.append(priority: p.rawValue, event: event ?? "", message: message)
         let t = SystemClockShim.monotonic() - started
         let ms = t / 1_000_000
         let frac = String(ms % 1000)

@@ -13,7 +13,12 @@ public final class SlowSide: @unchecked Sendable {
     let toRealtime: SPSCQueue<RealtimeInput>
     let wakeWrite: FileDescriptor
     let log: EventLog
-    let fencing: FenceSequence?
+    /// Replaced by a configuration reload (a fence already running keeps its own).
+    private var fencingStorage: FenceSequence?
+    var fencing: FenceSequence? {
+        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        return fencingStorage
+    }
     let linkNames: [String]
     let statusPath: String?
     let nodeName: String
@@ -27,21 +32,32 @@ public final class SlowSide: @unchecked Sendable {
     var linkStatus: [LinkStatus]
     var fenceHistory: [String] = []
     var thread = pthread_t()
+    /// Guards what the control thread reads: header, links, lateness, watchdog, startedAt.
+    private var stateLock = pthread_mutex_t()
+    private var watchdog: WatchdogStatus
+    /// CLOCK_MONOTONIC ns at construction (the engine's start, for uptime).
+    public let startedAt = SystemClock.monotonicNanos()
+    /// The Application Availability Control, when one runs on this node (set before `start`).
+    public var aac: (any AACControl)?
+    /// Receives the state machine's answers to operator commands (the control server).
+    private var replyHandler: (@Sendable (UInt32, Bool, RefusalReason?) -> Void)?
 
     public init(toSlow: SPSCQueue<SlowMessage>, toRealtime: SPSCQueue<RealtimeInput>, wakeWrite: FileDescriptor,
                 log: EventLog, fencing: FenceSequence?, linkNames: [String], statusPath: String?,
-                nodeName: String, peerName: String) {
+                nodeName: String, peerName: String, watchdog: WatchdogStatus = WatchdogStatus(state: "unknown", device: "", timeoutSeconds: 0)) {
         self.toSlow = toSlow
         self.toRealtime = toRealtime
         self.wakeWrite = wakeWrite
         self.log = log
-        self.fencing = fencing
+        self.fencingStorage = fencing
+        self.watchdog = watchdog
         self.linkNames = linkNames
         self.statusPath = statusPath
         self.nodeName = nodeName
         self.peerName = peerName
         self.linkStatus = linkNames.indices.map { _ in LinkStatus() }
         pthread_mutex_init(&lock, nil)
+        pthread_mutex_init(&stateLock, nil)
     }
 
     /// Starts the slow thread (SCHED_OTHER).
@@ -86,11 +102,18 @@ public final class SlowSide: @unchecked Sendable {
         while let m = toSlow.pop() {
             any = true
             switch m {
-            case .lateness(let ns): _ = lateness.record(UInt64(ns))
+            case .lateness(let ns):
+                pthread_mutex_lock(&stateLock)
+                _ = lateness.record(UInt64(ns))
+                pthread_mutex_unlock(&stateLock)
             case .link(let s):
+                pthread_mutex_lock(&stateLock)
                 if Int(s.id) < linkStatus.count { linkStatus[Int(s.id)] = s }
+                pthread_mutex_unlock(&stateLock)
             case .status(let h):
+                pthread_mutex_lock(&stateLock)
                 header = h
+                pthread_mutex_unlock(&stateLock)
                 statusChanged = true
             case .action(let a):
                 handle(a)
@@ -121,6 +144,10 @@ public final class SlowSide: @unchecked Sendable {
             startSync(timeout: timeout)
         case .reply(let id, let accepted, let refusal):
             log.write(.info, "command \(id) \(accepted ? "accepted" : "refused: \(refusal.map { "\($0)" } ?? "")")")
+            pthread_mutex_lock(&lock)
+            let handler = replyHandler
+            pthread_mutex_unlock(&lock)
+            handler?(id, accepted, refusal)
         case .shutdownSelf:
             log.write(.notice, "handover complete: this node must power off now (the peer is fencing it)", event: "HANDOVER_DONE")
         case .standDown(let reason):
@@ -170,16 +197,41 @@ public final class SlowSide: @unchecked Sendable {
         pthread_mutex_unlock(&lock)
     }
 
+    /// Where the state machine's answers to `submit`ted commands go.
+    public func setReplyHandler(_ handler: @escaping @Sendable (UInt32, Bool, RefusalReason?) -> Void) {
+        pthread_mutex_lock(&lock); replyHandler = handler; pthread_mutex_unlock(&lock)
+    }
+
+    /// Replaces the fencing sequence (configuration reload); a fence in progress finishes with the old one.
+    public func setFencing(_ sequence: FenceSequence?) {
+        pthread_mutex_lock(&lock); fencingStorage = sequence; pthread_mutex_unlock(&lock)
+    }
+
+    /// The watchdog code reports its state here.
+    public func updateWatchdog(_ w: WatchdogStatus) {
+        pthread_mutex_lock(&stateLock); watchdog = w; pthread_mutex_unlock(&stateLock)
+    }
+
     // MARK: - Status
+
+    /// A consistent copy of everything the status shows (any thread).
+    public func snapshot() -> StatusSnapshot {
+        pthread_mutex_lock(&lock)
+        let history = fenceHistory
+        let methods = fencingStorage?.methods.map(\.driver.name) ?? ["manual"]
+        pthread_mutex_unlock(&lock)
+        let rules = aac?.rules() ?? []
+        pthread_mutex_lock(&stateLock)
+        defer { pthread_mutex_unlock(&stateLock) }
+        return StatusSnapshot(node: nodeName, peer: peerName, header: header, links: linkStatus, linkNames: linkNames,
+                              fenceHistory: history, fenceMethods: methods, lateness: LatenessSummary(lateness),
+                              watchdog: watchdog, aacRules: rules, startedAt: startedAt)
+    }
 
     func writeStatus() {
         guard let path = statusPath else { return }
         lastWrittenRole = header.role
-        pthread_mutex_lock(&lock)
-        let history = fenceHistory
-        pthread_mutex_unlock(&lock)
-        FileIO.writeAtomically(path, StatusJSON.render(node: nodeName, peer: peerName, header: header, links: linkStatus,
-                                                       linkNames: linkNames, lateness: lateness, fenceHistory: history))
+        FileIO.writeAtomically(path, StatusJSON.fileText(snapshot()))
     }
 }
 
