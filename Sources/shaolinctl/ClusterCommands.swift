@@ -41,7 +41,6 @@ struct HandoverWait {
     /// handing over) or went back to ACTIVE (the handover failed). Returns the exit code.
     static func wait(_ o: ConnectionOptions, seconds: Double) -> Int32 {
         let deadline = monotonicSeconds() + seconds
-        var sawLeaving = false
         var last: JSONValue = .null
         while monotonicSeconds() < deadline {
             usleep(200_000)
@@ -50,21 +49,21 @@ struct HandoverWait {
                 let c = try o.connect()
                 s = try c.call(.status)
             } catch {
-                if sawLeaving || last["role"]?.stringValue == "STOPPED" {
-                    if !o.json { print("the node handed over and left (its engine exited); the peer is ACTIVE") }
-                    return Exit.ok
-                }
-                continue
+                guard error.message.hasPrefix("cannot connect") else { continue }
+                // After an accepted handover the old ACTIVE leaves: its engine exits and the
+                // new ACTIVE powers it off (fences it). Its socket going away is the success.
+                if !o.json { print("\(Fmt.str(last["node"])) handed over and left the cluster (its engine is gone); peer \(Fmt.str(last["peer"]?["name"])) takes over") }
+                return Exit.ok
             }
             last = s
             let role = s["role"]?.stringValue ?? ""
+            let reason = s["reason"]?.stringValue ?? ""
             switch role {
-            case "LEAVING": sawLeaving = true
             case "STANDBY", "STOPPED":
                 if !o.json { print("handover done: \(Fmt.str(s["node"])) is \(role), peer \(Fmt.str(s["peer"]?["name"])) is \(Fmt.str(s["peer"]?["role"]))") }
                 return Exit.ok
-            case "ACTIVE" where sawLeaving:
-                printError("shaolinctl: handover failed: \(Fmt.str(s["node"])) is ACTIVE again (\(Fmt.str(s["reason"])))")
+            case "ACTIVE" where reason.contains("takeover") && !reason.contains("granted") || reason.contains("during handover"):
+                printError("shaolinctl: handover failed: \(Fmt.str(s["node"])) stays ACTIVE (\(reason))")
                 return Exit.refused
             default: break
             }
