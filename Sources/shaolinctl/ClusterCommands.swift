@@ -39,9 +39,9 @@ struct Ping: ParsableCommand {
 struct HandoverWait {
     /// Polls the node until it has left the ACTIVE role (STANDBY/STOPPED, or gone after
     /// handing over) or went back to ACTIVE (the handover failed). Returns the exit code.
-    static func wait(_ o: ConnectionOptions, seconds: Double) -> Int32 {
+    static func wait(_ o: ConnectionOptions, seconds: Double, before: JSONValue) -> Int32 {
         let deadline = monotonicSeconds() + seconds
-        var last: JSONValue = .null
+        var last = before
         while monotonicSeconds() < deadline {
             usleep(200_000)
             let s: JSONValue
@@ -88,13 +88,15 @@ struct Switchover: ParsableCommand {
     var wait: Double = 0
 
     func run() throws {
+        var before: JSONValue = .null
         try runClient(connection) { () throws(ClientError) in
             let c = try connection.connect()
+            if wait > 0 { before = try c.call(.status) }
             let r = try c.call(.switchover)
             report(connection, r, "\(c.nodeName): \(Fmt.str(r["message"]))")
         }
         if wait > 0 {
-            let code = HandoverWait.wait(connection, seconds: wait)
+            let code = HandoverWait.wait(connection, seconds: wait, before: before)
             if code != 0 { throw ExitCode(code) }
         }
     }
@@ -108,13 +110,15 @@ struct Standby: ParsableCommand {
     var wait: Double = 0
 
     func run() throws {
+        var before: JSONValue = .null
         try runClient(connection) { () throws(ClientError) in
             let c = try connection.connect()
+            if wait > 0 { before = try c.call(.status) }
             let r = try c.call(.standby)
             report(connection, r, "\(c.nodeName): \(Fmt.str(r["message"]))")
         }
         if wait > 0 {
-            let code = HandoverWait.wait(connection, seconds: wait)
+            let code = HandoverWait.wait(connection, seconds: wait, before: before)
             if code != 0 { throw ExitCode(code) }
         }
     }

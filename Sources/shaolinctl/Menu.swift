@@ -32,7 +32,7 @@ final class MenuUI {
             case .standby: "Standby"
             case .maintenance: "Maintenance"
             case .fenceConfirm: "Fence-confirm"
-            case .reload: "Reload config"
+            case .reload: "Reload"
             case .rules: "AAC rules"
             case .quit: "Quit"
             }
@@ -359,9 +359,14 @@ final class MenuUI {
         for e in events.suffix(room) { add("   " + Fmt.event(e)) }
         while lines.count < rows - fixedBelow { add("") }
         add(String(repeating: "-", count: cols))
+        // The action bar: " ACTIONS  s:Switchover  b:Standby …", the chosen one in reverse video,
+        // cut to the terminal's width (escape sequences do not count).
         var menu = " ACTIONS "
+        var visible = menu.count
         for (i, a) in Action.allCases.enumerated() {
-            let label = " \(a.label) (\(Character(Unicode.Scalar(a.key)))) "
+            let label = " \(Character(Unicode.Scalar(a.key))):\(a.label) "
+            if visible + label.count > cols { break }
+            visible += label.count
             menu += i == selected ? rev + label + reset : label
         }
         lines.append(menu + "\u{1B}[K")

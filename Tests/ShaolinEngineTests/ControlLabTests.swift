@@ -108,6 +108,8 @@ import Testing
             #expect(r["ok"] == .bool(true))
         }
         #expect(worst < 2, "a ping took \(worst) s while one client was stuck")
+        let lateness = lab.controlStatus("A")?["loop_lateness_us"]
+        print("control flood: \(sent) bytes accepted from the client that does not read; slowest of 20 pings meanwhile \(Int(worst * 1000)) ms; A loop lateness p99 \(lateness?["p99"]?.intValue ?? -1) us, max \(lateness?["max"]?.intValue ?? -1) us")
         #expect(lab.roles == ("ACTIVE", "STANDBY"))
         #expect(lab.status("A")?.peerAlive == true)
         // The stuck client is disconnected once its output makes no progress for 10 s.

@@ -59,7 +59,7 @@ final class TmuxScreen {
         // The live picture: both roles, both links with their last heartbeat, fencing, watchdog, rules.
         let screen = try tmux.waitFor("THIS NODE  A      ACTIVE", "PEER       B  STANDBY", "alive, hears us", "last heartbeat",
                                       "eth       up", "serial    up", "FENCING    idle", "WATCHDOG   disabled",
-                                      "AAC RULES  none configured", "RECENT EVENTS", "Switchover (s)")
+                                      "AAC RULES  none configured", "RECENT EVENTS", "s:Switchover", "m:Maintenance", "q:Quit")
         #expect(screen.contains("ROLE_CHANGE"))
         // It refreshes: the uptime moves.
         func uptime(_ s: String) -> String? { s.range(of: #"uptime [0-9.]+ s"#, options: .regularExpression).map { String(s[$0]) } }
