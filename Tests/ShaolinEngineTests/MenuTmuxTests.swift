@@ -47,7 +47,8 @@ final class TmuxScreen {
     func close() { _ = try? lab.spawn(["/usr/bin/tmux", "-L", server, "kill-server"]) }
 }
 
-@Suite(.serialized) struct MenuTmuxTests {
+// Part of ControlLabTests (serialized): one control lab at a time next to the other lab suites.
+extension ControlLabTests {
     @Test func operatorWatchesTheClusterAndActsFromTheMenu() throws {
         let lab = Lab("menu", env: ["TERM": "xterm-256color"])
         defer { lab.down() }

@@ -247,11 +247,15 @@ public final class ControlServer: @unchecked Sendable {
                 case Self.tokenTCP: acceptAll(tcpListener!, isTCP: true, now: now)
                 default:
                     guard let c = connections[token], !c.closed else { continue }
-                    if ev.contains(.output) || ev.contains(.error) || ev.contains(.hangUp) {
-                        if !c.flush(now: now) { close(c, "write failed") ; continue }
+                    if ev.contains(.output) {
+                        if !c.flush(now: now) { close(c, "write failed"); continue }
                     }
-                    if ev.contains(.input) || ev.contains(.readHangUp) || ev.contains(.hangUp) {
+                    if ev.contains(.input) || ev.contains(.readHangUp) {
                         service(c, now: now)
+                    }
+                    // A full hang-up (both directions) or an error: nobody can read our answers.
+                    if !c.closed && (ev.contains(.hangUp) || ev.contains(.error)) {
+                        if c.readClosed || !ev.contains(.input) { close(c, nil) }
                     }
                 }
             }
@@ -406,7 +410,7 @@ public final class ControlServer: @unchecked Sendable {
 
     func checkDeadlines(now: Int64) {
         for c in connections.values where !c.closed {
-            if c.isTCP && !c.authenticated && now - c.openedAt > settings.authTimeoutMs * 1_000_000 {
+            if c.isTCP && !c.authenticated && !c.closeAfterFlush && now - c.openedAt > settings.authTimeoutMs * 1_000_000 {
                 limiter.failed(c.address, now: now)
                 c.queue(ControlResponse.error(id: nil, ControlError(.authRequired, "no authentication within \(settings.authTimeoutMs / 1000) s")))
                 c.closeAfterFlush = true
