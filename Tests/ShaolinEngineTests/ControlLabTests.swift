@@ -175,7 +175,20 @@ import Testing
         let restart = plan["restart_required"]?.arrayValue?.compactMap(\.stringValue) ?? []
         #expect(restart.contains("[timing]") && !restart.contains("[cluster]"), "\(restart)")
         #expect(lab.controlStatus("A") != nil)
+        // control.group, reloaded live: members of the group may connect, the socket follows.
+        try original.replacingOccurrences(of: "tcp_listen = \"\"", with: "tcp_listen = \"\"\ngroup = \"nogroup\"")
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let (groupCode, groupOut) = try lab.ctl("A", ["reload"])
+        #expect(groupCode == 0 && groupOut.contains("control.group: \"\" -> \"nogroup\""), "\(groupOut)")
+        var gst = stat()
+        #expect(stat(lab.socket("A"), &gst) == 0 && gst.st_mode & 0o777 == 0o660 && gst.st_gid == 65534)
+        let (memberCode, memberOut) = try lab.spawn(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                                     Lab.shaolinctl, "ping", "--socket", lab.socket("A")])
+        #expect(memberCode == 0, "\(memberOut)")
         try original.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let (backCode, _) = try lab.ctl("A", ["reload"])
+        #expect(backCode == 0)
+        #expect(stat(lab.socket("A"), &gst) == 0 && gst.st_mode & 0o777 == 0o600)
         #expect(lab.roles == ("ACTIVE", "STANDBY"))
         #expect(lab.isRunning("A") && lab.isRunning("B"))
     }

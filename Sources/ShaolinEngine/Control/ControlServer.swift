@@ -68,6 +68,9 @@ public final class ControlServer: @unchecked Sendable {
     var running = false
 
     var connections: [UInt64: ControlConnection] = [:]
+    /// After accept fails (EMFILE …) the listeners rest until then, so a level-triggered
+    /// listener cannot spin the thread.
+    var listenersPausedUntil: Int64 = 0
     var nextConnectionID: UInt64 = 100
     var limiter = AuthFailureLimiter()
     var scratch = [UInt8](repeating: 0, count: 16_384)
@@ -259,6 +262,11 @@ public final class ControlServer: @unchecked Sendable {
                     }
                 }
             }
+            if listenersPausedUntil != 0 && now >= listenersPausedUntil {
+                listenersPausedUntil = 0
+                if let u = unixListener { try? epoll!.modify(u, events: .input, token: Self.tokenUnix) }
+                if let t = tcpListener { try? epoll!.modify(t, events: .input, token: Self.tokenTCP) }
+            }
             deliverReplies(now: now)
             checkDeadlines(now: now)
             for c in connections.values where !c.closed { settle(c, now: now) }
@@ -270,8 +278,12 @@ public final class ControlServer: @unchecked Sendable {
         for _ in 0..<64 {
             let accepted: (FileDescriptor, String)?
             do { accepted = try StreamSocket.accept(listener) } catch {
-                // EMFILE and friends: leave the backlog; the next wake-up retries.
-                log.write(.warning, "control: accept failed: \(error)", event: "CONTROL_ACCEPT_FAILED")
+                // EMFILE and friends: leave the backlog and rest the listeners for a second
+                // (they are level-triggered: retrying at once would spin).
+                log.write(.warning, "control: accept failed: \(error); not accepting for 1 s", event: "CONTROL_ACCEPT_FAILED")
+                if let u = unixListener { try? epoll!.modify(u, events: [], token: Self.tokenUnix) }
+                if let t = tcpListener { try? epoll!.modify(t, events: [], token: Self.tokenTCP) }
+                listenersPausedUntil = now + 1_000_000_000
                 return
             }
             guard let (fd, address) = accepted else { return }
