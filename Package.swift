@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "shaolinctl",
             dependencies: [
-                "ShaolinCore", "ShaolinSimulation",
+                "ShaolinCore", "ShaolinSimulation", "ShaolinLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "ShaolinCoreTests", dependencies: ["ShaolinCore"]),

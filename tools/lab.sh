@@ -29,6 +29,9 @@
 # the serial cable becomes two socat pty pairs with the relay between them. IMPAIR='SPEC' (lines
 # separated by ';') sets its impairments from the start. Without RELAY the nodes are joined directly.
 #
+# Each node's control socket is $LAB_DIR/A.sock and B.sock (shaolinctl --socket …); with
+# CONTROL_TCP=127.0.0.1:PORT each node also listens on that address inside its namespace.
+#
 # Must run as root. Everything lives under $LAB_DIR (default /tmp/shaolin-lab-$LAB_ID);
 # namespaces are named shl-$LAB_ID-a/b (and -r for the relay) so several labs can coexist.
 set -euo pipefail
@@ -99,9 +102,13 @@ enabled = ${LAB_RT:-true}
 priority = 50
 allow_degraded = true
 
+[control]
+socket = "$LAB_DIR/$me.sock"
+tcp_listen = "${CONTROL_TCP:-}"
+
 [log]
 target = "stderr"
-level = "info"
+level = "${LOG_LEVEL:-info}"
 CONF
   cat > "$LAB_DIR/fence-$peer.sh" <<FENCE
 #!/bin/sh

@@ -115,3 +115,150 @@ __attribute__((noinline)) void cshaolin_prefault_stack(size_t bytes) {
 }
 
 int cshaolin_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+
+// MARK: - Stream sockets (control interface)
+
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netdb.h>
+#include <poll.h>
+#include <grp.h>
+
+int cshaolin_unix_listen(const char *path, int backlog) {
+    struct sockaddr_un sa;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof sa.sun_path) { errno = ENAMETOOLONG; return -1; }
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, n);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, backlog) < 0) {
+        int e = errno; close(fd); errno = e; return -1;
+    }
+    return fd;
+}
+
+int cshaolin_unix_connect(const char *path) {
+    struct sockaddr_un sa;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof sa.sun_path) { errno = ENAMETOOLONG; return -1; }
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, n);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int r;
+    do { r = connect(fd, (struct sockaddr *)&sa, sizeof sa); } while (r < 0 && errno == EINTR);
+    if (r < 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+int cshaolin_tcp_listen(const char *address, uint16_t port, int backlog) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET; v4->sin_port = htons(port); len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, address, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6; v6->sin6_port = htons(port); len = sizeof *v6;
+    } else {
+        errno = EINVAL; return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, backlog) < 0) {
+        int e = errno; close(fd); errno = e; return -1;
+    }
+    return fd;
+}
+
+int cshaolin_tcp_connect(const char *host, const char *port, int timeout_ms) {
+    struct addrinfo hints, *res = NULL, *ai;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL) return -2;
+    int fd = -1, err = ECONNREFUSED;
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) { err = errno; continue; }
+        int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (r < 0 && errno == EINPROGRESS) {
+            struct pollfd p = { .fd = fd, .events = POLLOUT };
+            int pr;
+            do { pr = poll(&p, 1, timeout_ms); } while (pr < 0 && errno == EINTR);
+            if (pr == 1) {
+                int so = 0; socklen_t sl = sizeof so;
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl);
+                r = so == 0 ? 0 : -1;
+                if (so) errno = so;
+            } else {
+                r = -1; errno = pr == 0 ? ETIMEDOUT : errno;
+            }
+        }
+        if (r == 0) {
+            int fl = fcntl(fd, F_GETFL);
+            fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            freeaddrinfo(res);
+            return fd;
+        }
+        err = errno; close(fd); fd = -1;
+    }
+    freeaddrinfo(res);
+    errno = err;
+    return -1;
+}
+
+int cshaolin_accept(int listener, char *addr, size_t addr_len) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd;
+    do { fd = accept4(listener, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return -1;
+    if (addr_len > 0) {
+        addr[0] = 0;
+        if (ss.ss_family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, (socklen_t)addr_len);
+        } else if (ss.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, (socklen_t)addr_len);
+        } else {
+            strncpy(addr, "unix", addr_len - 1);
+            addr[addr_len - 1] = 0;
+        }
+    }
+    return fd;
+}
+
+int cshaolin_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
+    struct ucred c;
+    socklen_t len = sizeof c;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len) < 0) return -1;
+    *pid = c.pid; *uid = c.uid; *gid = c.gid;
+    return 0;
+}
+
+int cshaolin_peergroups(int fd, uint32_t *gids, int max) {
+    gid_t buf[256];
+    socklen_t len = sizeof buf;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, buf, &len) < 0) return -1;
+    int n = (int)(len / sizeof(gid_t));
+    for (int i = 0; i < n && i < max; i++) gids[i] = buf[i];
+    return n;
+}
+
+int cshaolin_group_id(const char *name, uint32_t *gid) {
+    struct group g, *out = NULL;
+    char buf[4096];
+    if (getgrnam_r(name, &g, buf, sizeof buf, &out) != 0 || out == NULL) return -1;
+    *gid = out->gr_gid;
+    return 0;
+}

@@ -199,11 +199,21 @@ public enum Engine {
             let slow = SlowSide(toSlow: toSlow, toRealtime: fromSlow, wakeWrite: FileDescriptor(rawValue: pipeFDs[1]),
                                 log: log, fencing: fenceSequence(c, log: log), linkNames: c.links.map(\.name),
                                 statusPath: options.statusPath, nodeName: c.node.name, peerName: c.peer.name,
-                                health: health, watchdog: hardware?.1)
+                                health: health, watchdog: hardware?.1, watchdogStatus: .configured(c.watchdog))
             slow.notifier = ServiceNotifier.forThisProcess(keepalive: .ms(c.links.map(\.keepaliveMs).min() ?? c.timing.keepaliveMs), peerName: c.peer.name,
                                                            linkCount: links.count, log: log)
             log.write(.notice, "starting: node \(c.node.name) (id \(c.node.id)), peer \(c.peer.name), \(links.count) link(s), incarnation \(String(incarnation, radix: 16))", event: "START",
                       [("SHAOLIN_PEER", c.peer.name), ("SHAOLIN_INCARNATION", String(incarnation, radix: 16))])
+            // The control interface: its sockets open now (with full privileges), its thread
+            // starts after the capability drop. A control socket that cannot open is logged, not
+            // fatal: the cluster matters more than its console.
+            let control = ControlServer(settings: ControlSettings(c.control), slow: slow, log: log, key: key.bytes,
+                                        nodeName: c.node.name, configPath: options.configPath, configuration: c)
+            var controlListening = true
+            do { try control.listen() } catch {
+                controlListening = false
+                log.write(.error, "\(error)", event: "CONTROL_FAILED")
+            }
             let degraded: Bool
             let loop: RealtimeLoop
             do {
@@ -233,6 +243,9 @@ public enum Engine {
                 if let hw = hardware { _ = hw.0.disarmAndClose() }
                 throw StartupError("cannot start the slow-side thread: \(error)")
             }
+            if controlListening {
+                do { try control.startThread() } catch { log.write(.error, "\(error)", event: "CONTROL_FAILED") }
+            }
             let reason = loop.run()
             if let hw = hardware {
                 if reason == .left {
@@ -246,6 +259,7 @@ public enum Engine {
                     log.write(.critical, "watchdog \(hw.1.device) left armed: the node resets in \(hw.1.timeoutS) s unless shaolind is restarted and pets it", event: "WATCHDOG_LEFT_ARMED")
                 }
             }
+            control.stop()
             slow.stop()
             switch reason {
             case .left: return 0

@@ -9,6 +9,7 @@
 // calls this at all: it hands events to the slow side through its own drop-counting SPSC queue.
 // Before `startWriter()` (start-up) and after `stopWriter()` (exit) records are written directly.
 
+import Atomics
 import Glibc
 import ShaolinCore
 import ShaolinLinux
@@ -49,7 +50,11 @@ public final class EventLog: @unchecked Sendable {
     let kmsgFD: Int32
     /// Where the stderr sink (and the journal's fallback) writes: 2 unless a test passes its own.
     let textFD: Int32
-    let threshold: Priority
+    /// The level threshold (changed live by a configuration reload).
+    private let thresholdRaw = ManagedAtomic<Int>(Priority.info.rawValue)
+    var threshold: Priority { Priority(rawValue: thresholdRaw.load(ordering: .relaxed)) ?? .info }
+    /// The recent lines, for the control interface's `log` request (and the menu).
+    public let ring = EventRing()
     let started = SystemClockShim.monotonic()
     public static let queueCapacity = 1024
 
@@ -57,7 +62,7 @@ public final class EventLog: @unchecked Sendable {
     private var wake = pthread_cond_t()
     /// Serialises the actual writes (direct writes at start-up vs. the writer thread).
     private var sinkLock = pthread_mutex_t()
-    private var ring: [Record?]
+    private var queue: [Record?]
     private var head = 0
     private var count = 0
     private var writerRunning = false
@@ -88,17 +93,24 @@ public final class EventLog: @unchecked Sendable {
         self.sinkReason = reason
         kmsgFD = k
         textFD = textDescriptor
-        switch level {
-        case "debug": threshold = .debug
-        case "notice": threshold = .notice
-        case "warning": threshold = .warning
-        case "error": threshold = .error
-        default: threshold = .info
-        }
-        ring = Array(repeating: nil, count: Self.queueCapacity)
+        queue = Array(repeating: nil, count: Self.queueCapacity)
         pthread_mutex_init(&lock, nil)
         pthread_mutex_init(&sinkLock, nil)
         pthread_cond_init(&wake, nil)
+        setLevel(level)
+    }
+
+    /// Sets the level threshold ("debug", "info", "notice", "warning", "error").
+    public func setLevel(_ level: String) {
+        let t: Priority
+        switch level {
+        case "debug": t = .debug
+        case "notice": t = .notice
+        case "warning": t = .warning
+        case "error": t = .error
+        default: t = .info
+        }
+        thresholdRaw.store(t.rawValue, ordering: .relaxed)
     }
 
     /// Records dropped because the queue was full, since start.
@@ -133,6 +145,7 @@ public final class EventLog: @unchecked Sendable {
     /// Logs one record with structured fields. Never waits for the sink once the writer runs.
     public func write(_ p: Priority, _ message: String, event: String? = nil, _ fields: [Field]) {
         guard p <= threshold else { return }
+        ring.append(priority: p.rawValue, event: event ?? "", message: message)
         pthread_mutex_lock(&lock)
         let r = Record(priority: p, message: message, event: event, fields: fields,
                        monotonicNanos: SystemClockShim.monotonic(), role: currentRole)
@@ -141,12 +154,12 @@ public final class EventLog: @unchecked Sendable {
             emit(r)
             return
         }
-        if count == ring.count {
+        if count == queue.count {
             droppedTotal &+= 1
             pthread_mutex_unlock(&lock)
             return
         }
-        ring[(head + count) % ring.count] = r
+        queue[(head + count) % queue.count] = r
         count += 1
         pthread_cond_signal(&wake)
         pthread_mutex_unlock(&lock)
@@ -185,9 +198,9 @@ public final class EventLog: @unchecked Sendable {
             var batch: [Record] = []
             batch.reserveCapacity(count)
             while count > 0 {
-                batch.append(ring[head]!)
-                ring[head] = nil
-                head = (head + 1) % ring.count
+                batch.append(queue[head]!)
+                queue[head] = nil
+                head = (head + 1) % queue.count
                 count -= 1
             }
             let dropped = droppedTotal

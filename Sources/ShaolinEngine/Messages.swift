@@ -35,6 +35,7 @@ public struct StatusHeader: Sendable {
     public var peerIncarnation: UInt64 = 0
     public var peerEpoch: UInt32 = 0
     public var peerView: PeerView = .unknown
+    public var peerHealth: HealthFlags = []
     public var fenceAttempt: UInt32 = 0
     public var fenceInFlight = false
     public var fenceFailures: UInt32 = 0

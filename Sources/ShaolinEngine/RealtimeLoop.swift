@@ -237,6 +237,7 @@ public final class RealtimeLoop {
         h.peerIncarnation = machine.peer.incarnation
         h.peerEpoch = machine.peer.epoch
         h.peerView = machine.peer.view
+        h.peerHealth = machine.peer.health
         h.fenceAttempt = machine.fence.attempt
         h.fenceInFlight = machine.fence.inFlight
         h.fenceFailures = machine.fence.failures

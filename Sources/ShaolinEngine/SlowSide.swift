@@ -14,7 +14,12 @@ public final class SlowSide: @unchecked Sendable {
     let toRealtime: SPSCQueue<RealtimeInput>
     let wakeWrite: FileDescriptor
     let log: EventLog
-    let fencing: FenceSequence?
+    /// Replaced by a configuration reload (a fence already running keeps its own).
+    private var fencingStorage: FenceSequence?
+    var fencing: FenceSequence? {
+        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        return fencingStorage
+    }
     let linkNames: [String]
     let statusPath: String?
     let nodeName: String
@@ -38,16 +43,27 @@ public final class SlowSide: @unchecked Sendable {
     /// Real-time → slow messages the loop had to drop (queue full), already logged.
     var reportedQueueDrops: UInt64 = 0
     var lastQueueDropReport: Int64 = 0
+    /// Guards what the control thread reads: header, links, lateness, watchdog, startedAt.
+    private var stateLock = pthread_mutex_t()
+    private var watchdog: WatchdogStatus
+    /// CLOCK_MONOTONIC ns at construction (the engine's start, for uptime).
+    public let startedAt = SystemClock.monotonicNanos()
+    /// The Application Availability Control, when one runs on this node (set before `start`).
+    public var aac: (any AACControl)?
+    /// Receives the state machine's answers to operator commands (the control server).
+    private var replyHandler: (@Sendable (UInt32, Bool, RefusalReason?) -> Void)?
 
     public init(toSlow: SPSCQueue<SlowMessage>, toRealtime: SPSCQueue<RealtimeInput>, wakeWrite: FileDescriptor,
                 log: EventLog, fencing: FenceSequence?, linkNames: [String], statusPath: String?,
                 nodeName: String, peerName: String, health: EngineHealth = EngineHealth(),
-                watchdog: WatchdogIdentity? = nil) {
+                watchdog: WatchdogIdentity? = nil,
+                watchdogStatus: WatchdogStatus = WatchdogStatus(state: "unknown", device: "", timeoutSeconds: 0)) {
         self.toSlow = toSlow
         self.toRealtime = toRealtime
         self.wakeWrite = wakeWrite
         self.log = log
-        self.fencing = fencing
+        self.fencingStorage = fencing
+        self.watchdog = watchdogStatus
         self.linkNames = linkNames
         self.statusPath = statusPath
         self.nodeName = nodeName
@@ -56,6 +72,7 @@ public final class SlowSide: @unchecked Sendable {
         self.watchdogIdentity = watchdog
         self.linkStatus = linkNames.indices.map { _ in LinkStatus() }
         pthread_mutex_init(&lock, nil)
+        pthread_mutex_init(&stateLock, nil)
     }
 
     /// Stack size of the slow-side threads (the slow thread and fencing threads). The default
@@ -104,11 +121,18 @@ public final class SlowSide: @unchecked Sendable {
         while let m = toSlow.pop() {
             any = true
             switch m {
-            case .lateness(let ns): _ = lateness.record(UInt64(ns))
+            case .lateness(let ns):
+                pthread_mutex_lock(&stateLock)
+                _ = lateness.record(UInt64(ns))
+                pthread_mutex_unlock(&stateLock)
             case .link(let s):
+                pthread_mutex_lock(&stateLock)
                 if Int(s.id) < linkStatus.count { linkStatus[Int(s.id)] = s }
+                pthread_mutex_unlock(&stateLock)
             case .status(let h):
+                pthread_mutex_lock(&stateLock)
                 header = h
+                pthread_mutex_unlock(&stateLock)
                 statusChanged = true
                 notifier?.update(h)
                 reportQueueDrops(h.slowQueueDrops)
@@ -144,6 +168,10 @@ public final class SlowSide: @unchecked Sendable {
             startSync(timeout: timeout)
         case .reply(let id, let accepted, let refusal):
             log.write(.info, "command \(id) \(accepted ? "accepted" : "refused: \(refusal.map { "\($0)" } ?? "")")")
+            pthread_mutex_lock(&lock)
+            let handler = replyHandler
+            pthread_mutex_unlock(&lock)
+            handler?(id, accepted, refusal)
         case .shutdownSelf:
             notifier?.stopping("handed over: this node powers off")
             log.write(.notice, "handover complete: this node must power off now (the peer is fencing it)", event: "HANDOVER_DONE",
@@ -235,17 +263,41 @@ public final class SlowSide: @unchecked Sendable {
         pthread_mutex_unlock(&lock)
     }
 
+    /// Where the state machine's answers to `submit`ted commands go.
+    public func setReplyHandler(_ handler: @escaping @Sendable (UInt32, Bool, RefusalReason?) -> Void) {
+        pthread_mutex_lock(&lock); replyHandler = handler; pthread_mutex_unlock(&lock)
+    }
+
+    /// Replaces the fencing sequence (configuration reload); a fence in progress finishes with the old one.
+    public func setFencing(_ sequence: FenceSequence?) {
+        pthread_mutex_lock(&lock); fencingStorage = sequence; pthread_mutex_unlock(&lock)
+    }
+
+    /// The watchdog code reports its state here.
+    public func updateWatchdog(_ w: WatchdogStatus) {
+        pthread_mutex_lock(&stateLock); watchdog = w; pthread_mutex_unlock(&stateLock)
+    }
+
     // MARK: - Status
+
+    /// A consistent copy of everything the status shows (any thread).
+    public func snapshot() -> StatusSnapshot {
+        pthread_mutex_lock(&lock)
+        let history = fenceHistory
+        let methods = fencingStorage?.methods.map(\.driver.name) ?? ["manual"]
+        pthread_mutex_unlock(&lock)
+        let rules = aac?.rules() ?? []
+        pthread_mutex_lock(&stateLock)
+        defer { pthread_mutex_unlock(&stateLock) }
+        return StatusSnapshot(node: nodeName, peer: peerName, header: header, links: linkStatus, linkNames: linkNames,
+                              fenceHistory: history, fenceMethods: methods, lateness: LatenessSummary(lateness),
+                              watchdog: watchdog, watchdogIdentity: watchdogIdentity, aacRules: rules, startedAt: startedAt)
+    }
 
     func writeStatus() {
         guard let path = statusPath else { return }
         lastWrittenRole = header.role
-        pthread_mutex_lock(&lock)
-        let history = fenceHistory
-        pthread_mutex_unlock(&lock)
-        FileIO.writeAtomically(path, StatusJSON.render(node: nodeName, peer: peerName, header: header, links: linkStatus,
-                                                       linkNames: linkNames, lateness: lateness, fenceHistory: history,
-                                                       watchdog: watchdogIdentity))
+        FileIO.writeAtomically(path, StatusJSON.fileText(snapshot()))
     }
 }
 

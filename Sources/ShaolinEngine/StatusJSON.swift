@@ -1,65 +1,159 @@
-// The engine's status as JSON (status file today; the control socket's `status` answer later).
+// The engine's status as JSON: the control interface's `status` answer and the status file
+// (the same document; the file is pretty-printed one member per line, which tools/lab.sh
+// reads with sed).
 
 import Histogram
 import ShaolinCore
 
+/// Loop lateness (timer wake-up after the deadline asked for), microseconds.
+public struct LatenessSummary: Sendable, Equatable {
+    public var count: UInt64 = 0
+    public var p50: UInt64 = 0
+    public var p90: UInt64 = 0
+    public var p99: UInt64 = 0
+    public var p999: UInt64 = 0
+    public var max: UInt64 = 0
+
+    public init() {}
+
+    public init(_ h: Histogram<UInt64>) {
+        count = h.totalCount
+        guard count > 0 else { return }
+        p50 = h.valueAtPercentile(50) / 1000
+        p90 = h.valueAtPercentile(90) / 1000
+        p99 = h.valueAtPercentile(99) / 1000
+        p999 = h.valueAtPercentile(99.9) / 1000
+        max = h.max / 1000
+    }
+}
+
+/// Everything the status shows, copied out of the slow side under its lock.
+public struct StatusSnapshot: Sendable {
+    public var node: String
+    public var peer: String
+    public var header: StatusHeader
+    public var links: [LinkStatus]
+    public var linkNames: [String]
+    public var fenceHistory: [String]
+    public var fenceMethods: [String]
+    public var lateness: LatenessSummary
+    public var watchdog: WatchdogStatus
+    /// The opened device's identity (nil when watchdog = "none" or not opened).
+    public var watchdogIdentity: WatchdogIdentity? = nil
+    public var aacRules: [AACRuleStatus]
+    /// CLOCK_MONOTONIC ns when the engine started.
+    public var startedAt: Int64
+}
+
 public enum StatusJSON {
-    static func q(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default: if c.value < 0x20 { out += "\\u00" + (c.value < 16 ? "0" : "") + String(c.value, radix: 16) } else { out.unicodeScalars.append(c) }
+    static func hex(_ v: UInt64) -> JSONValue { .string(String(v, radix: 16)) }
+
+    /// The status document. Member names are stable (scripts and the lab read them).
+    public static func value(_ s: StatusSnapshot) -> JSONValue {
+        let h = s.header
+        var m: [(String, JSONValue)] = []
+        m.append(("node", .string(s.node)))
+        m.append(("role", .string("\(h.role)")))
+        m.append(("reason", .string("\(h.reason)")))
+        m.append(("role_since_ns", .int(h.roleSince)))
+        m.append(("now_ns", .int(h.now)))
+        m.append(("uptime_ms", .int(h.now > 0 && s.startedAt > 0 ? Swift.max(0, (h.now - s.startedAt) / 1_000_000) : 0)))
+        m.append(("role_age_ms", .int(h.now > 0 ? Swift.max(0, (h.now - h.roleSince) / 1_000_000) : 0)))
+        m.append(("incarnation", hex(h.incarnation)))
+        m.append(("epoch", .int(Int64(h.epoch))))
+        m.append(("maintenance", .bool(h.health.contains(.maintenance))))
+        m.append(("realtime_degraded", .bool(h.realtimeDegraded)))
+        m.append(("alive_links", .int(Int64(h.aliveLinks))))
+        m.append(("stalls", .int(Int64(clamping: h.stalls))))
+        m.append(("longest_stall_us", .int(h.longestStall / 1000)))
+        m.append(("slow_queue_drops", .int(Int64(clamping: h.slowQueueDrops))))
+        m.append(("peer", .object([
+            ("name", .string(s.peer)), ("known", .bool(h.peerKnown)), ("alive", .bool(h.peerAlive)),
+            ("role", .string("\(h.peerRole)")), ("incarnation", hex(h.peerIncarnation)), ("epoch", .int(Int64(h.peerEpoch))),
+            ("sees_us", .bool(h.peerAlive && h.peerView == .alive)), ("maintenance", .bool(h.peerHealth.contains(.maintenance))),
+            ("last_heard_ms_ago", .int(lastHeardMs(s))),
+        ])))
+        m.append(("fence", .object([
+            ("state", .string(h.fenceInFlight ? "fencing" : (h.role == .fencing ? "waiting" : "idle"))),
+            ("attempt", .int(Int64(h.fenceAttempt))), ("in_flight", .bool(h.fenceInFlight)),
+            ("failures", .int(Int64(h.fenceFailures))),
+            ("methods", .array(s.fenceMethods.map { .string($0) })),
+            ("history", .array(s.fenceHistory.map { .string($0) })),
+        ])))
+        m.append(("watchdog", watchdogValue(s)))
+        let l = s.lateness
+        m.append(("loop_lateness_us", .object([
+            ("count", .int(Int64(clamping: l.count))), ("p50", .int(Int64(clamping: l.p50))), ("p90", .int(Int64(clamping: l.p90))),
+            ("p99", .int(Int64(clamping: l.p99))), ("p99_9", .int(Int64(clamping: l.p999))), ("max", .int(Int64(clamping: l.max))),
+        ])))
+        m.append(("aac_rules", .array(s.aacRules.map(\.json))))
+        var links: [JSONValue] = []
+        for (i, l) in s.links.enumerated() {
+            let name = i < s.linkNames.count ? s.linkNames[i] : "link\(i)"
+            var rejects: [(String, JSONValue)] = []
+            for r in RejectReason.allCases where l.counters.rejected[r] > 0 {
+                rejects.append((r.description, .int(Int64(clamping: l.counters.rejected[r]))))
             }
+            if l.framingRejects > 0 { rejects.append(("framing", .int(Int64(clamping: l.framingRejects)))) }
+            let c = l.counters
+            let expected = c.received &+ c.lost
+            let lossPermille = expected == 0 ? 0 : Int64(clamping: c.lost * 1000 / expected)
+            links.append(.object([
+                ("name", .string(name)), ("id", .int(Int64(l.id))), ("alive", .bool(l.alive)), ("carrier", .bool(l.carrierUp)),
+                ("sent", .int(Int64(clamping: c.sent))), ("received", .int(Int64(clamping: c.received))),
+                ("lost", .int(Int64(clamping: c.lost))), ("loss_percent", .double(Double(lossPermille) / 10)),
+                ("late", .int(Int64(clamping: c.late))), ("down_transitions", .int(Int64(clamping: c.downTransitions))),
+                ("rtt_us", .int(c.lastRTT / 1000)),
+                ("last_heard_ms_ago", .int(l.lastHeardAgo < 0 ? -1 : l.lastHeardAgo / 1_000_000)),
+                ("send_drops", .int(Int64(clamping: l.sendDrops))), ("rejected", .object(rejects)),
+            ]))
         }
-        return out + "\""
+        m.append(("links", .array(links)))
+        return .object(m)
     }
 
-    public static func render(node: String, peer: String, header h: StatusHeader, links: [LinkStatus], linkNames: [String],
-                              lateness: Histogram<UInt64>, fenceHistory: [String], watchdog: WatchdogIdentity? = nil) -> String {
-        var s = "{\n"
-        s += "  \"node\": \(q(node)),\n"
-        s += "  \"role\": \(q("\(h.role)")),\n"
-        s += "  \"reason\": \(q("\(h.reason)")),\n"
-        s += "  \"role_since_ns\": \(h.roleSince),\n"
-        s += "  \"now_ns\": \(h.now),\n"
-        s += "  \"incarnation\": \(q(String(h.incarnation, radix: 16))),\n"
-        s += "  \"epoch\": \(h.epoch),\n"
-        s += "  \"maintenance\": \(h.health.contains(.maintenance)),\n"
-        s += "  \"realtime_degraded\": \(h.realtimeDegraded),\n"
-        s += "  \"alive_links\": \(h.aliveLinks),\n"
-        s += "  \"stalls\": \(h.stalls),\n"
-        s += "  \"longest_stall_us\": \(h.longestStall / 1000),\n"
-        s += "  \"slow_queue_drops\": \(h.slowQueueDrops),\n"
-        s += "  \"peer\": {\"name\": \(q(peer)), \"known\": \(h.peerKnown), \"alive\": \(h.peerAlive), \"role\": \(q("\(h.peerRole)")), \"incarnation\": \(q(String(h.peerIncarnation, radix: 16))), \"epoch\": \(h.peerEpoch), \"sees_us\": \(h.peerView == .alive)},\n"
-        s += "  \"fence\": {\"attempt\": \(h.fenceAttempt), \"in_flight\": \(h.fenceInFlight), \"failures\": \(h.fenceFailures), \"history\": [\(fenceHistory.map(q).joined(separator: ", "))]},\n"
-        let w = h.watchdog
-        s += "  \"watchdog\": {\"state\": \(q(w.state.rawValue))"
-        if let id = watchdog {
-            s += ", \"device\": \(q(id.device)), \"identity\": \(q(id.identity)), \"timeout_s\": \(id.timeoutS), \"nowayout\": \(id.nowayout)"
+    /// The hardware watchdog: what the configuration says, then the real-time loop's live
+    /// verdicts (state, health, pets) and the device's identity (docs/watchdog.md).
+    static func watchdogValue(_ s: StatusSnapshot) -> JSONValue {
+        guard let id = s.watchdogIdentity, s.watchdog.state != "disabled" else { return s.watchdog.json }
+        let w = s.header.watchdog
+        let lastPet = w.lastPetAgo < 0 ? -1 : w.lastPetAgo / 1_000_000
+        let detail = w.reasons.isEmpty ? "healthy" : "not petting: " + w.reasons.names.joined(separator: ", ")
+        return .object([
+            ("state", .string(w.state.rawValue)), ("device", .string(id.device)), ("identity", .string(id.identity)),
+            ("timeout_s", .int(Int64(id.timeoutS))), ("nowayout", .bool(id.nowayout)),
+            ("healthy", .bool(w.reasons.isEmpty)), ("unhealthy", .array(w.reasons.names.map { .string($0) })),
+            ("pets", .int(Int64(clamping: w.pets))), ("withheld", .int(Int64(clamping: w.withheld))),
+            ("keepalive_failures", .int(Int64(clamping: w.keepaliveFailures))),
+            ("last_pet_ms_ago", .int(Int64(lastPet))), ("detail", .string(detail)),
+        ])
+    }
+
+    /// The freshest frame from the peer on any link, ms ago (-1 never).
+    static func lastHeardMs(_ s: StatusSnapshot) -> Int64 {
+        var best: Int64 = -1
+        for l in s.links where l.lastHeardAgo >= 0 {
+            let ms = l.lastHeardAgo / 1_000_000
+            if best < 0 || ms < best { best = ms }
         }
-        s += ", \"healthy\": \(w.reasons.isEmpty), \"unhealthy\": [\(w.reasons.names.map(q).joined(separator: ", "))]"
-        s += ", \"pets\": \(w.pets), \"withheld\": \(w.withheld), \"keepalive_failures\": \(w.keepaliveFailures)"
-        s += ", \"last_pet_ms_ago\": \(w.lastPetAgo < 0 ? -1 : w.lastPetAgo / 1_000_000)},\n"
-        let count = lateness.totalCount
-        func p(_ x: Double) -> UInt64 { count == 0 ? 0 : lateness.valueAtPercentile(x) / 1000 }
-        s += "  \"loop_lateness_us\": {\"count\": \(count), \"p50\": \(p(50)), \"p99\": \(p(99)), \"p99_9\": \(p(99.9)), \"max\": \(count == 0 ? 0 : lateness.max / 1000)},\n"
-        s += "  \"links\": [\n"
-        for (i, l) in links.enumerated() {
-            let name = i < linkNames.count ? linkNames[i] : "link\(i)"
-            var rejects: [String] = []
-            for r in RejectReason.allCases where l.counters.rejected[r] > 0 { rejects.append("\(q(r.description)): \(l.counters.rejected[r])") }
-            if l.framingRejects > 0 { rejects.append("\"framing\": \(l.framingRejects)") }
-            s += "    {\"name\": \(q(name)), \"id\": \(l.id), \"alive\": \(l.alive), \"carrier\": \(l.carrierUp), "
-            s += "\"sent\": \(l.counters.sent), \"received\": \(l.counters.received), \"lost\": \(l.counters.lost), "
-            s += "\"late\": \(l.counters.late), \"down_transitions\": \(l.counters.downTransitions), "
-            s += "\"rtt_us\": \(l.counters.lastRTT / 1000), \"last_heard_ms_ago\": \(l.lastHeardAgo < 0 ? -1 : l.lastHeardAgo / 1_000_000), "
-            s += "\"send_drops\": \(l.sendDrops), \"rejected\": {\(rejects.joined(separator: ", "))}}"
-            s += i + 1 < links.count ? ",\n" : "\n"
+        return best
+    }
+
+    /// The status file: one top-level member per line, one link per line.
+    public static func fileText(_ s: StatusSnapshot) -> String {
+        guard case .object(let members) = value(s) else { return "{}\n" }
+        var out = "{\n"
+        for (i, (k, v)) in members.enumerated() {
+            out += "  " + JSONValue.quoted(k) + ": "
+            if case .array(let items) = v, k == "links" || k == "aac_rules", !items.isEmpty {
+                out += "[\n"
+                for (j, item) in items.enumerated() { out += "    " + item.spaced + (j + 1 < items.count ? ",\n" : "\n") }
+                out += "  ]"
+            } else {
+                out += v.spaced
+            }
+            out += i + 1 < members.count ? ",\n" : "\n"
         }
-        s += "  ]\n}\n"
-        return s
+        return out + "}\n"
     }
 }

@@ -267,6 +267,31 @@ static inline int cshaolin_wdt_setoptions(int fd, int options) {
 /// setns(fd, CLONE_NEWNET): moves the calling thread into the network namespace `fd` refers to.
 int cshaolin_setns_net(int fd);
 
+// MARK: - Stream sockets for the control interface (struct ucred / SO_PEERGROUPS need
+// _GNU_SOURCE, sockaddr_un/sockaddr_in6 are awkward from Swift: defined in shim.c)
+
+/// A non-blocking, close-on-exec Unix stream socket bound to `path` and listening. Returns
+/// the descriptor or -1 with errno (ENAMETOOLONG when the path does not fit sun_path).
+int cshaolin_unix_listen(const char *path, int backlog);
+/// A blocking Unix stream socket connected to `path`, or -1 with errno.
+int cshaolin_unix_connect(const char *path);
+/// A non-blocking, close-on-exec TCP socket bound to the numeric IPv4 or IPv6 `address` and
+/// `port` (SO_REUSEADDR) and listening. -1 with errno (EINVAL for an unparsable address).
+int cshaolin_tcp_listen(const char *address, uint16_t port, int backlog);
+/// A blocking TCP socket connected to `host`:`port` (resolved with getaddrinfo; every
+/// address is tried with `timeout_ms` each). -1 with errno, or -2 when the name does not resolve.
+int cshaolin_tcp_connect(const char *host, const char *port, int timeout_ms);
+/// accept4(SOCK_NONBLOCK|SOCK_CLOEXEC); writes the peer's numeric address ("unix" for Unix
+/// sockets, without the port for TCP) into `addr`. -1 with errno.
+int cshaolin_accept(int listener, char *addr, size_t addr_len);
+/// SO_PEERCRED of a connected Unix socket. 0 or -1 with errno.
+int cshaolin_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+/// SO_PEERGROUPS: the peer's supplementary groups (at most `max`); returns the count
+/// (which may exceed `max`: then only `max` are written) or -1 with errno.
+int cshaolin_peergroups(int fd, uint32_t *gids, int max);
+/// The gid of group `name` (getgrnam_r). 0, or -1 when there is no such group.
+int cshaolin_group_id(const char *name, uint32_t *gid);
+
 // MARK: - errno
 
 static inline int cshaolin_errno(void) { return errno; }

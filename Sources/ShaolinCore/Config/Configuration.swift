@@ -246,6 +246,9 @@ public struct Configuration: Sendable, Equatable {
         public var socket: String
         /// "" when off, else "ADDR:PORT".
         public var tcpListen: String
+        /// Besides root, members of this group (name or numeric gid) may use the Unix
+        /// socket; "" = root only.
+        public var group: String = ""
     }
 
     public enum LogTarget: String, Sendable, Equatable, CaseIterable {

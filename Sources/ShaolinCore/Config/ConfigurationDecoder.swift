@@ -299,6 +299,13 @@ enum Rules {
     }
 
     /// "ADDR:PORT" with a port in 1...65535 and a non-empty address ("[v6]:PORT" for IPv6).
+    /// A group name ([A-Za-z0-9_.-], not starting with '-', at most 32) or a numeric gid.
+    static func isGroupName(_ s: String) -> Bool {
+        let u = s.utf8
+        return (1...32).contains(u.count) && u.first != ASCII.minus
+            && u.allSatisfy { ASCII.isLetter($0) || ASCII.isDigit($0) || $0 == ASCII.underscore || $0 == ASCII.minus || $0 == ASCII.dot }
+    }
+
     static func isListenAddress(_ s: String) -> Bool {
         let u = Array(s.utf8)
         guard let colon = u.lastIndex(of: ASCII.colon), colon > 0 else { return false }
@@ -1020,9 +1027,14 @@ final class ConfigDecoder {
             r.error("tcp_listen", "must be \"\" (off) or \"ADDR:PORT\" such as \"192.168.1.10:7650\" or \"[::1]:7650\", got \"\(escapeTOMLString(t))\"")
             tcp = nil
         }
+        var group = r.string("group").or("")
+        if let g = group, !g.isEmpty, !Rules.isGroupName(g) {
+            r.error("group", "must be \"\" (root only), a group name or a numeric gid, got \"\(escapeTOMLString(g))\"")
+            group = nil
+        }
         r.finish()
-        guard let socket, let tcp else { return nil }
-        return .init(socket: socket, tcpListen: tcp)
+        guard let socket, let tcp, let group else { return nil }
+        return .init(socket: socket, tcpListen: tcp, group: group)
     }
 
     func decodeLog(_ r: TableReader) -> Configuration.Log? {

@@ -111,6 +111,7 @@ extension Configuration {
         out.section("control")
         out.string("socket", control.socket)
         out.string("tcp_listen", control.tcpListen)
+        out.string("group", control.group)
 
         out.section("log")
         out.string("target", log.target.rawValue)
