@@ -45,7 +45,7 @@ public final class SlowSide: @unchecked Sendable {
     var lastQueueDropReport: Int64 = 0
     /// Guards what the control thread reads: header, links, lateness, watchdog, startedAt.
     private var stateLock = pthread_mutex_t()
-    private var watchdog: WatchdogStatus
+    private var watchdog: WatchdogReport
     /// CLOCK_MONOTONIC ns at construction (the engine's start, for uptime).
     public let startedAt = SystemClock.monotonicNanos()
     /// The Application Availability Control, when one runs on this node (set before `start`).
@@ -57,7 +57,7 @@ public final class SlowSide: @unchecked Sendable {
                 log: EventLog, fencing: FenceSequence?, linkNames: [String], statusPath: String?,
                 nodeName: String, peerName: String, health: EngineHealth = EngineHealth(),
                 watchdog: WatchdogIdentity? = nil,
-                watchdogStatus: WatchdogStatus = WatchdogStatus(state: "unknown", device: "", timeoutSeconds: 0)) {
+                watchdogStatus: WatchdogReport = WatchdogReport(state: "unknown", device: "", timeoutSeconds: 0)) {
         self.toSlow = toSlow
         self.toRealtime = toRealtime
         self.wakeWrite = wakeWrite
@@ -274,7 +274,7 @@ public final class SlowSide: @unchecked Sendable {
     }
 
     /// The watchdog code reports its state here.
-    public func updateWatchdog(_ w: WatchdogStatus) {
+    public func updateWatchdog(_ w: WatchdogReport) {
         pthread_mutex_lock(&stateLock); watchdog = w; pthread_mutex_unlock(&stateLock)
     }
 

@@ -37,7 +37,7 @@ public struct StatusSnapshot: Sendable {
     public var fenceHistory: [String]
     public var fenceMethods: [String]
     public var lateness: LatenessSummary
-    public var watchdog: WatchdogStatus
+    public var watchdog: WatchdogReport
     /// The opened device's identity (nil when watchdog = "none" or not opened).
     public var watchdogIdentity: WatchdogIdentity? = nil
     public var aacRules: [AACRuleStatus]

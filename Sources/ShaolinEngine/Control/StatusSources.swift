@@ -1,13 +1,13 @@
 // What other parts of the engine contribute to the control interface's status and commands:
 // the hardware watchdog's state and the Application Availability Control (AAC) rules.
-// The watchdog code publishes `WatchdogStatus` through `SlowSide.updateWatchdog`; the AAC
+// The watchdog code publishes `WatchdogReport` through `SlowSide.updateWatchdog`; the AAC
 // implements `AACControl` and is handed to `SlowSide.aac`. Without an AAC, the rule list is
 // empty and every rule command answers "no such rule".
 
 import ShaolinCore
 
 /// The hardware watchdog as the status shows it.
-public struct WatchdogStatus: Sendable, Equatable {
+public struct WatchdogReport: Sendable, Equatable {
     /// "disabled" (watchdog = "none"), "armed", "disarmed", "failed", "unknown".
     public var state: String
     public var device: String
@@ -26,10 +26,10 @@ public struct WatchdogStatus: Sendable, Equatable {
     }
 
     /// What the configuration alone says (before the watchdog code reports anything).
-    public static func configured(_ w: Configuration.Watchdog) -> WatchdogStatus {
+    public static func configured(_ w: Configuration.Watchdog) -> WatchdogReport {
         w.isDisabled
-            ? WatchdogStatus(state: "disabled", device: "none", timeoutSeconds: 0, detail: "watchdog = \"none\" in the configuration")
-            : WatchdogStatus(state: "unknown", device: w.device, timeoutSeconds: w.timeoutS, detail: "no report from the watchdog code yet")
+            ? WatchdogReport(state: "disabled", device: "none", timeoutSeconds: 0, detail: "watchdog = \"none\" in the configuration")
+            : WatchdogReport(state: "unknown", device: w.device, timeoutSeconds: w.timeoutS, detail: "no report from the watchdog code yet")
     }
 
     public var json: JSONValue {
