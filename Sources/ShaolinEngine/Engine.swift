@@ -184,7 +184,13 @@ public enum Engine {
             let slow = SlowSide(toSlow: toSlow, toRealtime: fromSlow, wakeWrite: FileDescriptor(rawValue: pipeFDs[1]),
                                 log: log, fencing: fenceSequence(c, log: log), linkNames: c.links.map(\.name),
                                 statusPath: options.statusPath, nodeName: c.node.name, peerName: c.peer.name)
+            // Application Availability Control: its own threads; it asks for a handover through
+            // the slow side's queue to the loop (never touching the real-time thread itself).
+            let aac = AACSupervisor(aac: c.aac, node: c.node.name, log: log,
+                                    submit: { [slow] command, id in slow.submit(command, id: id) })
+            slow.aac = aac
             slow.start()
+            aac.start()
             log.write(.notice, "starting: node \(c.node.name) (id \(c.node.id)), peer \(c.peer.name), \(links.count) link(s), incarnation \(String(incarnation, radix: 16))", event: "START")
             let degraded = try enterRealtime(c.realtime, log: log)
             let loop: RealtimeLoop
@@ -194,6 +200,8 @@ public enum Engine {
                                         realtimeDegraded: degraded)
             } catch { throw StartupError("event loop: \(error)") }
             let reason = loop.run()
+            aac.roleChanged(to: .stopped)
+            aac.stop(wait: false)
             slow.stop()
             switch reason {
             case .left: return 0

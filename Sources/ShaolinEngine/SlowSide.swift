@@ -27,6 +27,9 @@ public final class SlowSide: @unchecked Sendable {
     var linkStatus: [LinkStatus]
     var fenceHistory: [String] = []
     var thread = pthread_t()
+    /// Application Availability Control: told about role changes and its commands' replies.
+    /// Set before `start()`.
+    public var aac: AACSupervisor?
 
     public init(toSlow: SPSCQueue<SlowMessage>, toRealtime: SPSCQueue<RealtimeInput>, wakeWrite: FileDescriptor,
                 log: EventLog, fencing: FenceSequence?, linkNames: [String], statusPath: String?,
@@ -113,6 +116,7 @@ public final class SlowSide: @unchecked Sendable {
         case .send: break
         case .roleChanged(let from, let to, let reason):
             log.roleChanged(from: from, to: to, reason: reason)
+            aac?.roleChanged(to: to)
         case .log(let e):
             log.event(e, linkNames: linkNames, peer: peerName)
         case .fence(let attempt):
@@ -120,6 +124,7 @@ public final class SlowSide: @unchecked Sendable {
         case .sync(let timeout):
             startSync(timeout: timeout)
         case .reply(let id, let accepted, let refusal):
+            aac?.commandReplied(id: id, accepted: accepted, refusal: refusal)
             log.write(.info, "command \(id) \(accepted ? "accepted" : "refused: \(refusal.map { "\($0)" } ?? "")")")
         case .shutdownSelf:
             log.write(.notice, "handover complete: this node must power off now (the peer is fencing it)", event: "HANDOVER_DONE")
@@ -179,7 +184,8 @@ public final class SlowSide: @unchecked Sendable {
         let history = fenceHistory
         pthread_mutex_unlock(&lock)
         FileIO.writeAtomically(path, StatusJSON.render(node: nodeName, peer: peerName, header: header, links: linkStatus,
-                                                       linkNames: linkNames, lateness: lateness, fenceHistory: history))
+                                                       linkNames: linkNames, lateness: lateness, fenceHistory: history,
+                                                       aac: aac?.rules() ?? []))
     }
 }
 

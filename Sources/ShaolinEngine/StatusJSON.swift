@@ -18,7 +18,8 @@ public enum StatusJSON {
     }
 
     public static func render(node: String, peer: String, header h: StatusHeader, links: [LinkStatus], linkNames: [String],
-                              lateness: Histogram<UInt64>, fenceHistory: [String]) -> String {
+                              lateness: Histogram<UInt64>, fenceHistory: [String],
+                              aac: [AACSupervisor.RuleStatus] = []) -> String {
         var s = "{\n"
         s += "  \"node\": \(q(node)),\n"
         s += "  \"role\": \(q("\(h.role)")),\n"
@@ -38,6 +39,7 @@ public enum StatusJSON {
         let count = lateness.totalCount
         func p(_ x: Double) -> UInt64 { count == 0 ? 0 : lateness.valueAtPercentile(x) / 1000 }
         s += "  \"loop_lateness_us\": {\"count\": \(count), \"p50\": \(p(50)), \"p99\": \(p(99)), \"p99_9\": \(p(99.9)), \"max\": \(count == 0 ? 0 : lateness.max / 1000)},\n"
+        s += "  \"aac\": " + aacRules(aac, now: h.now) + ",\n"
         s += "  \"links\": [\n"
         for (i, l) in links.enumerated() {
             let name = i < linkNames.count ? linkNames[i] : "link\(i)"
@@ -53,5 +55,23 @@ public enum StatusJSON {
         }
         s += "  ]\n}\n"
         return s
+    }
+
+    /// The AAC rules as a JSON array (status file, control socket).
+    public static func aacRules(_ rules: [AACSupervisor.RuleStatus], now: Int64) -> String {
+        if rules.isEmpty { return "[]" }
+        var parts: [String] = []
+        for r in rules {
+            var o = "{\"name\": \(q(r.name)), \"description\": \(q(r.description)), \"agent\": \(q(r.agent)), "
+            o += "\"enabled\": \(r.enabled), \"state\": \(q(r.state.rawValue)), \"failover\": \(r.failover), \"critical\": \(r.critical), "
+            o += "\"checks\": \(r.checks), \"failed_checks\": \(r.failedChecks), \"restarts\": \(r.restarts), "
+            o += "\"restarts_in_window\": \(r.restartsInWindow), \"max_restarts\": \(r.maxRestarts), "
+            o += "\"operator_restarts\": \(r.operatorRestarts), \"handover_requests\": \(r.handoverRequests), "
+            o += "\"last_result\": \(q(r.lastResult)), \"last_message\": \(q(r.lastMessage)), "
+            o += "\"last_check_ms_ago\": \(r.lastCheckAt == 0 || now == 0 ? -1 : max(0, now - r.lastCheckAt) / 1_000_000), "
+            o += "\"last_check_duration_ms\": \(r.lastCheckDurationMs)}"
+            parts.append(o)
+        }
+        return "[\n    " + parts.joined(separator: ",\n    ") + "\n  ]"
     }
 }
