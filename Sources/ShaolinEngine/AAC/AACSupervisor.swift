@@ -78,8 +78,11 @@ public final class AACSupervisor: @unchecked Sendable {
     /// Command ids used for handover requests: the top bit set, so replies can be told apart
     /// from other clients' commands.
     public static let commandIDBase: UInt32 = 0x8000_0000
-    /// Minimum time between two handover requests of a failed rule while they are refused.
-    public static let handoverRetryNanos: Int64 = 5_000_000_000
+    /// Default minimum time between two handover requests of a failed rule while they are refused.
+    public static let defaultHandoverRetryNanos: Int64 = 5_000_000_000
+    /// Minimum time between two handover requests of a failed rule while they are refused
+    /// (the rule's interval when longer).
+    public let handoverRetryNanos: Int64
 
     let aac: Configuration.AAC
     let node: String
@@ -130,7 +133,9 @@ public final class AACSupervisor: @unchecked Sendable {
     ///   - now: monotonic nanoseconds (injectable for tests).
     public init(aac: Configuration.AAC, node: String, log: EventLog,
                 submit: @escaping @Sendable (OperatorCommand, UInt32) -> Void,
-                now: @escaping @Sendable () -> Int64 = { SystemClock.monotonicNanos() }) {
+                now: @escaping @Sendable () -> Int64 = { SystemClock.monotonicNanos() },
+                handoverRetryNanos: Int64 = AACSupervisor.defaultHandoverRetryNanos) {
+        self.handoverRetryNanos = handoverRetryNanos
         self.aac = aac
         self.node = node
         self.log = log
@@ -228,13 +233,13 @@ public final class AACSupervisor: @unchecked Sendable {
             if accepted {
                 event = (.notice, "rule \(name): graceful handover to the peer accepted", "AAC_HANDOVER", "SHAOLIN_RULE=\(name)")
                 slots[i].lastRefusal = nil
-                slots[i].nextHandoverAt = now() + Self.handoverRetryNanos
+                slots[i].nextHandoverAt = now() + handoverRetryNanos
             } else {
                 if slots[i].lastRefusal != refusal {
-                    event = (.warning, "rule \(name): handover refused (\(refusal.map { "\($0)" } ?? "unknown")); asking again every \(Self.handoverRetryNanos / 1_000_000_000) s while the rule stays failed", "AAC_HANDOVER_REFUSED", "SHAOLIN_RULE=\(name)")
+                    event = (.warning, "rule \(name): handover refused (\(refusal.map { "\($0)" } ?? "unknown")); asking again every \(handoverRetryNanos / 1_000_000) ms while the rule stays failed", "AAC_HANDOVER_REFUSED", "SHAOLIN_RULE=\(name)")
                 }
                 slots[i].lastRefusal = refusal
-                slots[i].nextHandoverAt = now() + max(Self.handoverRetryNanos, slots[i].rule.intervalMs * 1_000_000)
+                slots[i].nextHandoverAt = now() + max(handoverRetryNanos, slots[i].rule.intervalMs * 1_000_000)
             }
         }
         pthread_cond_broadcast(&cond)
@@ -393,7 +398,7 @@ public final class AACSupervisor: @unchecked Sendable {
                 }
                 if s.state == .failed && s.rule.failover {
                     // A lost reply must not block the retry for ever.
-                    if s.handoverPendingID != nil && t - s.handoverPendingSince > 2 * Self.handoverRetryNanos {
+                    if s.handoverPendingID != nil && t - s.handoverPendingSince > 2 * handoverRetryNanos {
                         slots[i].handoverPendingID = nil
                     }
                     if slots[i].handoverPendingID == nil {
@@ -407,7 +412,7 @@ public final class AACSupervisor: @unchecked Sendable {
                         }
                         wakeAt = min(wakeAt, s.nextHandoverAt)
                     } else {
-                        wakeAt = min(wakeAt, s.handoverPendingSince + 2 * Self.handoverRetryNanos + 1)
+                        wakeAt = min(wakeAt, s.handoverPendingSince + 2 * handoverRetryNanos + 1)
                     }
                 }
                 if t >= s.nextCheckAt { return .check(s.generation) }
