@@ -11,6 +11,7 @@
 #   tools/lab.sh down                            stop everything and clean up
 #   tools/lab.sh demo                            up, watch, kill -9 the ACTIVE, watch the takeover, down
 #
+# EXTRA_CONF_A / EXTRA_CONF_B: TOML appended to that node's configuration (e.g. [aac] rules).
 # Must run as root. Everything lives under $LAB_DIR (default /tmp/shaolin-lab-$LAB_ID);
 # namespaces are named shl-$LAB_ID-a/b so several labs can coexist.
 set -euo pipefail
@@ -91,6 +92,9 @@ allow_degraded = true
 target = "stderr"
 level = "info"
 CONF
+  # Extra TOML for one node (e.g. [aac] rules), from the environment: EXTRA_CONF_A / EXTRA_CONF_B.
+  local extra="EXTRA_CONF_$me"
+  if [ -n "${!extra:-}" ]; then printf '\n%s\n' "${!extra}" >> "$LAB_DIR/$me.toml"; fi
   cat > "$LAB_DIR/fence-$peer.sh" <<FENCE
 #!/bin/sh
 # Lab fence: "power off" node $peer by killing its engine, and confirm it is gone.
