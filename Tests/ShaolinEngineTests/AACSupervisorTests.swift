@@ -98,6 +98,36 @@ import Testing
         #expect(!sup.commandReplied(id: 7, accepted: true, refusal: nil))
     }
 
+    @Test func aRecoveredOrResetRuleTakesBackTheLocalFailure() throws {
+        let dir = try TestSystem.makeTempDirectory("shaolin-aac")
+        defer { AACTest.cleanUp(dir) }
+        let start = try AACTest.serviceStartScript(dir)
+        _ = FileManager.default.createFile(atPath: "\(dir)/broken", contents: nil)
+        let submitted = SubmittedCommands()
+        let rule = serviceRule(dir, start: start).replacingOccurrences(of: "max_restarts = 2", with: "max_restarts = 0")
+        let sup = supervisor(try AACTest.configuration(rule), submitted, retryMs: 60_000)
+        sup.start()
+        defer { sup.stop() }
+        sup.roleChanged(to: .active)
+        #expect(AACTest.eventually(15) { submitted.all.count == 1 })
+        #expect(submitted.all[0].0 == .localFailure && sup.status("svc")?.state == .failed)
+        sup.commandReplied(id: submitted.all[0].1, accepted: false, refusal: .peerUnreachable)
+        // The operator repairs and starts the service: the next passing check ends the failure.
+        try? FileManager.default.removeItem(atPath: "\(dir)/broken")
+        #expect(try AACTest.run([start]) == 0)
+        #expect(AACTest.eventually(10) { submitted.all.count == 2 })
+        #expect(submitted.all[1].0 == .localRecovered && submitted.all[1].1 & AACSupervisor.commandIDBase != 0)
+        #expect(sup.status("svc")?.state == .running && !sup.failedBeyondRecovery)
+
+        // Failing again, then reset by the operator: taken back too.
+        _ = FileManager.default.createFile(atPath: "\(dir)/broken", contents: nil)
+        kill(try #require(AACTest.servicePID(dir)), SIGKILL)
+        #expect(AACTest.eventually(15) { submitted.all.count == 3 })
+        #expect(submitted.all[2].0 == .localFailure)
+        try sup.resetStatistics("svc")
+        #expect(submitted.all.count == 4 && submitted.all[3].0 == .localRecovered)
+    }
+
     @Test func withoutFailoverTheFailureIsOnlyRaised() throws {
         let dir = try TestSystem.makeTempDirectory("shaolin-aac")
         defer { AACTest.cleanUp(dir) }

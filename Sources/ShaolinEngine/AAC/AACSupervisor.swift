@@ -98,6 +98,8 @@ public final class AACSupervisor: @unchecked Sendable {
     private var role: Role = .booting
     private var stopping = false
     private var nextCommandID: UInt32 = 0
+    /// `localFailure` was submitted and not yet taken back with `localRecovered`.
+    private var localFailureReported = false
     private var threads: [pthread_t] = []
 
     /// Per-rule state (guarded by `lock`).
@@ -217,6 +219,7 @@ public final class AACSupervisor: @unchecked Sendable {
         }
         pthread_cond_broadcast(&cond)
         for e in events { log.write(e.0, e.1, event: e.2, fields: e.3) }
+        if newRole == .active { clearLocalFailureIfResolved() }
     }
 
     /// The state machine's answer to a command. Returns true when it was one of ours.
@@ -298,6 +301,7 @@ public final class AACSupervisor: @unchecked Sendable {
             return .disabled
         }
         log.write(.notice, "rule \(name) disabled", event: "AAC_DISABLED", fields: "SHAOLIN_RULE=\(name)")
+        clearLocalFailureIfResolved()
     }
 
     /// Restarts the rule's service now (not counted against `max_restarts`). Only on the
@@ -345,6 +349,7 @@ public final class AACSupervisor: @unchecked Sendable {
         pthread_cond_broadcast(&cond)
         log.write(.notice, "statistics reset for \(name.map { "rule \($0)" } ?? "every rule")", event: "AAC_RESET",
                   fields: name.map { "SHAOLIN_RULE=\($0)" } ?? "")
+        clearLocalFailureIfResolved()
     }
 
     private func change(_ name: String, _ body: (inout Slot, Int64, Bool) -> RuleState?) throws(ControlError) {
@@ -408,6 +413,7 @@ public final class AACSupervisor: @unchecked Sendable {
                             slots[i].handoverPendingID = id
                             slots[i].handoverPendingSince = t
                             slots[i].handoverRequests &+= 1
+                            localFailureReported = true
                             return .handover(id)
                         }
                         wakeAt = min(wakeAt, s.nextHandoverAt)
@@ -530,12 +536,13 @@ public final class AACSupervisor: @unchecked Sendable {
                     recoverNow = true
                 } else {
                     events.append(failedEvent(i, "check \(result.outcome)\(detail); \(rule.maxRestarts) restart(s) within \(rule.restartWindowMs) ms did not help"))
-                    setState(i, .failed, at: t)
+                    enterFailed(i, at: t)
                 }
             }
         }
         for e in events { log.write(e.0, e.1, event: e.2, fields: "SHAOLIN_RULE=\(ruleNames[i])") }
         pthread_cond_broadcast(&cond)
+        if result.outcome == .success { clearLocalFailureIfResolved() }
         if recoverNow {
             let generation = withLock { slots[i].generation }
             let r = recover(i)
@@ -565,7 +572,7 @@ public final class AACSupervisor: @unchecked Sendable {
             case .unimplemented where !byOperator:
                 // Neither a command nor the agent can start the service: no local recovery.
                 event = failedEvent(i, "no start or restart command is configured and the agent cannot start the service")
-                setState(i, .failed, at: t)
+                enterFailed(i, at: t)
             default:
                 event = (.error, "rule \(name): \(result.action) \(result.outcome)\(detail)", "AAC_RESTART_FAILED")
             }
@@ -575,6 +582,33 @@ public final class AACSupervisor: @unchecked Sendable {
     }
 
     // MARK: - Helpers
+
+    /// After a failed rule recovered, was disabled or reset, or the node became ACTIVE
+    /// afresh: when no failover rule is failed any more, tell the state machine
+    /// (`localRecovered` clears the `unrecoverable` bit that `localFailure` set).
+    private func clearLocalFailureIfResolved() {
+        let id: UInt32? = withLock {
+            guard localFailureReported,
+                  !slots.contains(where: { $0.enabled && $0.rule.failover && $0.state == .failed }) else { return nil }
+            localFailureReported = false
+            nextCommandID &+= 1
+            return Self.commandIDBase | (nextCommandID & 0x7FFF_FFFF)
+        }
+        if let id {
+            submit(.localRecovered, id)
+            log.write(.notice, "no rule is failed beyond recovery any more: this node is a valid handover target again",
+                      event: "AAC_LOCAL_RECOVERED")
+        }
+    }
+
+    /// A fresh failure beyond recovery asks for a handover at once.
+    private func enterFailed(_ i: Int, at t: Int64) {
+        if slots[i].state != .failed {
+            slots[i].nextHandoverAt = 0
+            slots[i].lastRefusal = nil
+        }
+        setState(i, .failed, at: t)
+    }
 
     private func setState(_ i: Int, _ s: RuleState, at t: Int64) {
         if slots[i].state != s {

@@ -48,9 +48,12 @@ enum AACTest {
         try script(dir, "start-service", """
             [ -e "\(dir)/broken" ] && { echo "service is broken: not starting"; exit 0; }
             setsid sleep 1000 </dev/null >/dev/null 2>&1 &
-            echo $! > "\(dir)/svc.pid"
-            echo $! >> "\(dir)/all.pids"
-            echo "started $!"
+            pid=$!
+            echo $pid >> "\(dir)/all.pids"
+            # A start returns once the service runs: wait for the exec of sleep (bounded).
+            for _ in $(seq 1 200); do [ "$(cat /proc/$pid/comm 2>/dev/null)" = sleep ] && break; sleep 0.01; done
+            echo $pid > "\(dir)/svc.pid"
+            echo "started $pid"
             """)
     }
 
