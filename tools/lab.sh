@@ -32,6 +32,7 @@
 # Each node's control socket is $LAB_DIR/A.sock and B.sock (shaolinctl --socket …); with
 # CONTROL_TCP=127.0.0.1:PORT each node also listens on that address inside its namespace.
 #
+# EXTRA_CONF_A / EXTRA_CONF_B: TOML appended to that node's configuration (e.g. [aac] rules).
 # Must run as root. Everything lives under $LAB_DIR (default /tmp/shaolin-lab-$LAB_ID);
 # namespaces are named shl-$LAB_ID-a/b (and -r for the relay) so several labs can coexist.
 set -euo pipefail
@@ -110,6 +111,9 @@ tcp_listen = "${CONTROL_TCP:-}"
 target = "stderr"
 level = "${LOG_LEVEL:-info}"
 CONF
+  # Extra TOML for one node (e.g. [aac] rules), from the environment: EXTRA_CONF_A / EXTRA_CONF_B.
+  local extra="EXTRA_CONF_$me"
+  if [ -n "${!extra:-}" ]; then printf '\n%s\n' "${!extra}" >> "$LAB_DIR/$me.toml"; fi
   cat > "$LAB_DIR/fence-$peer.sh" <<FENCE
 #!/bin/sh
 # Lab fence: "power off" node $peer by killing its engine, and confirm it is gone.

@@ -200,6 +200,14 @@ public enum Engine {
                                 log: log, fencing: fenceSequence(c, log: log), linkNames: c.links.map(\.name),
                                 statusPath: options.statusPath, nodeName: c.node.name, peerName: c.peer.name,
                                 health: health, watchdog: hardware?.1, watchdogStatus: .configured(c.watchdog))
+            // Application Availability Control: its own threads (started after the capability
+            // drop); it asks for a handover through the slow side's queue to the loop and never
+            // touches the real-time thread. A critical rule failed beyond recovery withholds the
+            // hardware watchdog's keepalive on the ACTIVE (docs/watchdog.md).
+            let aac = AACSupervisor(aac: c.aac, node: c.node.name, log: log,
+                                    submit: { [slow] command, id in slow.submit(command, id: id) })
+            slow.aacSupervisor = aac
+            slow.aac = AACControlAdapter(aac, configuration: c)
             slow.notifier = ServiceNotifier.forThisProcess(keepalive: .ms(c.links.map(\.keepaliveMs).min() ?? c.timing.keepaliveMs), peerName: c.peer.name,
                                                            linkCount: links.count, log: log)
             log.write(.notice, "starting: node \(c.node.name) (id \(c.node.id)), peer \(c.peer.name), \(links.count) link(s), incarnation \(String(incarnation, radix: 16))", event: "START",
@@ -243,6 +251,7 @@ public enum Engine {
                 if let hw = hardware { _ = hw.0.disarmAndClose() }
                 throw StartupError("cannot start the slow-side thread: \(error)")
             }
+            aac.start()
             if controlListening {
                 do { try control.startThread() } catch { log.write(.error, "\(error)", event: "CONTROL_FAILED") }
             }
@@ -260,6 +269,8 @@ public enum Engine {
                 }
             }
             control.stop()
+            aac.roleChanged(to: .stopped)
+            aac.stop(wait: false)
             slow.stop()
             switch reason {
             case .left: return 0

@@ -52,6 +52,9 @@ public final class SlowSide: @unchecked Sendable {
     public var aac: (any AACControl)?
     /// Receives the state machine's answers to operator commands (the control server).
     private var replyHandler: (@Sendable (UInt32, Bool, RefusalReason?) -> Void)?
+    /// Application Availability Control: told about role changes and its commands' replies,
+    /// and asked whether a critical service failed (the watchdog's health). Set before `start()`.
+    public var aacSupervisor: AACSupervisor?
 
     public init(toSlow: SPSCQueue<SlowMessage>, toRealtime: SPSCQueue<RealtimeInput>, wakeWrite: FileDescriptor,
                 log: EventLog, fencing: FenceSequence?, linkNames: [String], statusPath: String?,
@@ -96,6 +99,7 @@ public final class SlowSide: @unchecked Sendable {
     func loop() {
         while true {
             health.slowSideBeat()
+            if let a = aacSupervisor { health.setCriticalServiceFailed(a.criticalServiceFailed) }
             var worked = drainOnce()
             pthread_mutex_lock(&lock)
             let results = pending
@@ -160,6 +164,7 @@ public final class SlowSide: @unchecked Sendable {
         case .roleChanged(let from, let to, let reason):
             log.roleChanged(from: from, to: to, reason: reason)
             if to == .leaving || to == .stopped { notifier?.stopping("role \(to): \(reason)") }
+            aacSupervisor?.roleChanged(to: to)
         case .log(let e):
             log.event(e, linkNames: linkNames, peer: peerName)
         case .fence(let attempt):
@@ -167,6 +172,7 @@ public final class SlowSide: @unchecked Sendable {
         case .sync(let timeout):
             startSync(timeout: timeout)
         case .reply(let id, let accepted, let refusal):
+            aacSupervisor?.commandReplied(id: id, accepted: accepted, refusal: refusal)
             log.write(.info, "command \(id) \(accepted ? "accepted" : "refused: \(refusal.map { "\($0)" } ?? "")")")
             pthread_mutex_lock(&lock)
             let handler = replyHandler

@@ -26,7 +26,9 @@
 //     `killGraceMilliseconds`. When the leader exits on its own, processes it
 //     left behind in its group get SIGKILL (nothing spawned here outlives the
 //     call); this is sent before the leader is reaped, so the group id cannot
-//     have been reused.
+//     have been reused. A caller whose program must leave a service running
+//     (an AAC `start` command) turns this off with `killGroupOnExit = false`;
+//     the group is still killed on timeout.
 //
 // Caveat: if the process sets SIGCHLD to SIG_IGN, children are reaped by the
 // kernel and the termination is reported as `.unknown`.
@@ -51,6 +53,11 @@ public struct SpawnOptions: Sendable {
     public var killGraceMilliseconds: Int
     /// Bytes kept per stream (stdout, stderr).
     public var outputLimit: Int
+    /// When the leader exits on its own, SIGKILL whatever it left in its process group
+    /// (default). false for programs that start a service that must outlive them; such a
+    /// service should still detach its output (it inherits the capture pipes, which are
+    /// closed 200 ms after the leader exits). On timeout the group is killed regardless.
+    public var killGroupOnExit: Bool = true
 
     public init(
         executable: String,
@@ -311,12 +318,12 @@ private struct Runner {
             var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 0) == 1 else { return nil }
             // The leader is a zombie: its pid (= our pgid) is still held.
-            _ = kill(-pid, SIGKILL)
+            if options.killGroupOnExit { _ = kill(-pid, SIGKILL) }
         }
         var status: Int32 = 0
         let r = waitpid(pid, &status, WNOHANG)
         if r == 0 { return nil }
-        if pidfd < 0 { _ = kill(-pid, SIGKILL) }  // fallback path; see header
+        if pidfd < 0 && options.killGroupOnExit { _ = kill(-pid, SIGKILL) }  // fallback path; see header
         if r < 0 { return errno == EINTR ? nil : .unknown }
         if cshaolin_wifexited(status) != 0 { return .exited(cshaolin_wexitstatus(status)) }
         if cshaolin_wifsignaled(status) != 0 { return .signaled(cshaolin_wtermsig(status)) }

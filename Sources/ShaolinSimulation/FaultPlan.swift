@@ -167,7 +167,7 @@ public struct FaultPlan: Sendable, CustomStringConvertible {
             let at = Nanos.ms(r.int(2000...(duration.milliseconds - 3000)))
             let node = Int(r.int(0...1))
             let a: Nemesis
-            switch r.int(0...15) {
+            switch r.int(0...16) {
             case 0, 1: a = .crashActive
             case 2: a = .crash(node: node)
             case 3: a = .hang(node: node, duration: .ms(r.int(20...3000)))
@@ -182,6 +182,7 @@ public struct FaultPlan: Sendable, CustomStringConvertible {
             case 12: a = .sigterm(node: node)
             case 13: a = .command(node: node, .localFailure)
             case 14: a = .command(node: node, .standby)
+            case 15: a = .command(node: node, .localRecovered)
             default: a = .hang(node: node, duration: .ms(r.int(20...200)))
             }
             nemesis.append((at, a))

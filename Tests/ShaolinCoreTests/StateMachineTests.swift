@@ -370,6 +370,37 @@ struct HandoverTests {
         #expect(h.roles[A] == .active)
     }
 
+    @Test("localFailure marks the node unrecoverable (no handover to it); localRecovered clears the mark in any role")
+    func localFailureAndRecovery() {
+        var h = Harness.established()
+        h.command(B, .localFailure, id: 1)
+        #expect(h.replies(B).last == Reply(1, true, nil))
+        #expect(h.sm[B].health.contains(.unrecoverable))
+        h.advance(by: .ms(200))
+        h.command(A, .switchover, id: 2)
+        #expect(h.replies(A).last == Reply(2, false, .peerNotStandby))
+        #expect(h.roles == [.active, .standby])
+        h.command(B, .localRecovered, id: 3)
+        #expect(h.replies(B).last == Reply(3, true, nil))
+        #expect(!h.sm[B].health.contains(.unrecoverable))
+        #expect(h.roles == [.active, .standby])
+        h.advance(by: .ms(200))
+        h.command(A, .switchover, id: 4)
+        #expect(h.replies(A).last == Reply(4, true, nil))
+        #expect(h.roles[A] == .leaving)
+        // On the ACTIVE itself: a refused localFailure still marks it; localRecovered clears it
+        // without a role change.
+        var g = Harness.established()
+        g.crash(B)
+        g.advance(by: .seconds(1))
+        g.command(A, .localFailure, id: 5)
+        #expect(g.replies(A).last == Reply(5, false, .peerUnreachable))
+        #expect(g.sm[A].health.contains(.unrecoverable) && g.roles[A] == .active)
+        g.command(A, .localRecovered, id: 6)
+        #expect(g.replies(A).last == Reply(6, true, nil))
+        #expect(!g.sm[A].health.contains(.unrecoverable) && g.roles[A] == .active)
+    }
+
     @Test("no answer to the takeover request within takeoverRequestTimeout → ACTIVE again (handoverTimedOut)")
     func requestTimeout() {
         var s = Setup()

@@ -274,6 +274,8 @@ public struct Configuration: Sendable, Equatable {
     public var realtime: Realtime
     public var control: Control
     public var log: Log
+    /// `[aac]` and its `[[aac.rule]]`s (Application Availability Control); no rules when absent.
+    public var aac: AAC = AAC()
 
     /// Approximate size of one heartbeat frame on a serial line, in bytes (framing,
     /// header, payload and HMAC). Used to warn when a serial link's keepalive is too short

@@ -409,12 +409,14 @@ final class ConfigDecoder {
         let realtime = decodeRealtime(section("realtime"))
         let control = decodeControl(section("control"))
         let log = decodeLog(section("log"))
+        let aacR = top.subtable("aac", title: "[aac]")
+        let aac = decodeAAC(aacR)
 
         top.finish()
 
         guard diagnostics.errors.isEmpty, let nodeName = node.name, let nodeID = node.id, let nodePriority = node.priority,
             let peerName = peer.name, let peerID = peer.id, let peerPriority = peer.priority,
-            let timing, let cluster, let fencing, let watchdog, let realtime, let control, let log
+            let timing, let cluster, let fencing, let watchdog, let realtime, let control, let log, let aac
         else { return nil }
         let resolvedLinks = links.values.compactMap { $0 }
         guard resolvedLinks.count == links.values.count else { return nil }
@@ -423,7 +425,7 @@ final class ConfigDecoder {
             node: .init(name: nodeName, id: nodeID, priority: nodePriority),
             peer: .init(name: peerName, id: peerID, priority: peerPriority),
             timing: timing, links: resolvedLinks, fencing: fencing, watchdog: watchdog,
-            realtime: realtime, control: control, log: log)
+            realtime: realtime, control: control, log: log, aac: aac)
     }
 
     // MARK: Sections

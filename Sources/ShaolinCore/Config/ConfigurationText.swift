@@ -116,8 +116,37 @@ extension Configuration {
         out.section("log")
         out.string("target", log.target.rawValue)
         out.string("level", log.level.rawValue)
+
+        out.section("aac")
+        out.string("agent_dir", aac.agentDirectory)
+        for (i, r) in aac.rules.enumerated() {
+            out.blank()
+            out.line("[[aac.rule]]   # aac.rule[\(i)]")
+            out.string("name", r.name)
+            out.string("description", r.description)
+            out.string("agent", r.agent)
+            out.raw("args", stringArray(r.args))
+            let params = r.params.map { "\(quoteKey($0.name)) = \"\(escapeTOMLString($0.value))\"" }
+            out.raw("params", params.isEmpty ? "{}" : "{ " + params.joined(separator: ", ") + " }")
+            out.int("interval_ms", r.intervalMs)
+            out.int("timeout_ms", r.timeoutMs)
+            out.int("startup_grace_ms", r.startupGraceMs)
+            for (key, argv) in [("start", r.start), ("stop", r.stop), ("restart", r.restart)] {
+                if let argv { out.raw(key, stringArray(argv)) } else { out.line("# \(key): the agent's \(key) action") }
+            }
+            out.int("command_timeout_ms", r.commandTimeoutMs)
+            out.int("max_restarts", Int64(r.maxRestarts))
+            out.int("restart_window_ms", r.restartWindowMs)
+            out.bool("failover", r.failover)
+            out.bool("critical", r.critical)
+            out.bool("disabled", r.disabled)
+        }
         return out.text
     }
+}
+
+private func stringArray(_ a: [String]) -> String {
+    "[" + a.map { "\"\(escapeTOMLString($0))\"" }.joined(separator: ", ") + "]"
 }
 
 /// Accumulates TOML lines.

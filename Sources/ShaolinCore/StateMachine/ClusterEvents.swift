@@ -31,6 +31,9 @@ public enum OperatorCommand: Sendable, Equatable {
     case fenceConfirm
     /// An application rule failed beyond recovery on this node: hand over if possible.
     case localFailure
+    /// Every application rule that reported `localFailure` is healthy again (or an operator
+    /// reset it): clear the `unrecoverable` health bit. Accepted in every role; no role change.
+    case localRecovered
 }
 
 /// Why the role changed (carried in `Action.roleChanged` and shown in status and logs).

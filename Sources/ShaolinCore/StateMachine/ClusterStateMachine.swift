@@ -663,6 +663,11 @@ public struct ClusterStateMachine: Sendable {
             default:
                 reply(.nothingToConfirm)
             }
+        case .localRecovered:
+            unrecoverable = false
+            reply(nil)
+            // Peers learn it from the next heartbeats; send them now.
+            for i in links.indices { links[i].nextSend = now }
         case .switchover, .standby, .localFailure:
             if c == .localFailure { unrecoverable = true }
             switch role {

@@ -1,0 +1,84 @@
+// AAC in a real two-node cluster (tools/lab.sh: two network namespaces, veth + pty links):
+// the ACTIVE's service is killed and cannot be restarted; after max_restarts the ACTIVE asks
+// its state machine for a graceful handover and the STANDBY takes over (fencing the old
+// ACTIVE, which has powered itself off), with never two ACTIVE nodes.
+import Foundation
+import Glibc
+import Testing
+
+@Suite(.serialized) struct AACClusterTests {
+    /// The "aac_rules" array of a node's status file.
+    private func aacRules(_ lab: Lab, _ node: String) -> [[String: Any]] {
+        guard let d = FileManager.default.contents(atPath: "\(lab.dir)/\(node).status.json"),
+              let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return [] }
+        return o["aac_rules"] as? [[String: Any]] ?? []
+    }
+
+    @Test func exhaustedRestartsHandOverToThePeer() throws {
+        let svc = try TestSystem.makeTempDirectory("shaolin-aac-lab")
+        defer { AACTest.cleanUp(svc) }
+        let start = try AACTest.serviceStartScript(svc)
+        #expect(try AACTest.run([start]) == 0)
+        let first = try #require(AACTest.servicePID(svc))
+        let rules = """
+            [aac]
+            agent_dir = "\(AACTest.agentsDirectory)"
+
+            [[aac.rule]]
+            name = "svc"
+            description = "a service on the shared disk"
+            agent = "process"
+            params = { pidfile = "\(svc)/svc.pid", name = "sleep" }
+            interval_ms = 200
+            startup_grace_ms = 0
+            start = ["\(start)"]
+            max_restarts = 2
+            restart_window_ms = 60000
+            failover = true
+            """
+        let lab = Lab("aac", env: ["EXTRA_CONF_A": rules])
+        defer { lab.down() }
+        try lab.up(keepalive: 100, deadtime: 600)
+        try lab.wait(15, "A ACTIVE, B STANDBY, each hearing the other") {
+            lab.roles == ("ACTIVE", "STANDBY") && lab.status("A")?.peerAlive == true && lab.status("B")?.peerAlive == true
+        }
+        try lab.wait(10, "A's rule running") { aacRules(lab, "A").first?["state"] as? String == "running" }
+        #expect(aacRules(lab, "B").isEmpty)
+
+        // The service dies and cannot start any more.
+        _ = FileManager.default.createFile(atPath: "\(svc)/broken", contents: nil)
+        kill(first, SIGKILL)
+        var bothActive = 0
+        let took = try lab.wait(30, "B ACTIVE after A's handover") {
+            let r = lab.roles
+            if r.0 == "ACTIVE" && r.1 == "ACTIVE" { bothActive += 1 }
+            return lab.status("B")?.role == "ACTIVE"
+        }
+        #expect(bothActive == 0, "both nodes were seen ACTIVE")
+        // A number for the report, not a timing assertion: 3 failed checks 200 ms apart, two
+        // restarts, the handover (sync, takeover request, fence by killing A) on a loaded VM.
+        print("AAC handover: service killed -> B ACTIVE in \(Int(took * 1000)) ms")
+        let b = try #require(lab.status("B"))
+        #expect(b.reason == "fence of the peer confirmed", "B's reason: \(b.reason)")
+        #expect(b.epoch == 2)
+        let bLog = lab.log("B")
+        #expect(bLog.contains("role STANDBY -> FENCING: peer asked us to take over"), "B log: \(bLog.suffix(3000))")
+        let events = bLog.split(separator: "\n").filter { $0.contains("SHAOLIN_EVENT=") }.joined(separator: "\n")
+        // A graceful handover: B went FENCING because A asked, before any failure detection
+        // (A stops heartbeating once it has handed over, so B may log PEER_DEAD afterwards).
+        let asked = try #require(bLog.range(of: "role STANDBY -> FENCING: peer asked us to take over"))
+        if let dead = bLog.range(of: "SHAOLIN_EVENT=PEER_DEAD") {
+            #expect(asked.lowerBound < dead.lowerBound, "\(events)")
+        }
+        try lab.wait(10, "A gone (handed over, fenced)") { !lab.isRunning("A") }
+        let aLog = lab.log("A")
+        #expect(aLog.components(separatedBy: "SHAOLIN_EVENT=AAC_RESTART ").count - 1 == 2, "A log: \(aLog.suffix(3000))")
+        #expect(aLog.contains("SHAOLIN_EVENT=AAC_FAILED"))
+        #expect(aLog.contains("SHAOLIN_EVENT=AAC_HANDOVER "))
+        #expect(aLog.contains("role ACTIVE -> LEAVING: graceful handover started"))
+        #expect(aLog.contains("SHAOLIN_EVENT=HANDOVER_DONE"))
+        #expect(bLog.contains("SHAOLIN_EVENT=FENCE_CONFIRMED"))
+        // Nothing was started after the rule failed: the last pid is still the killed one.
+        #expect(AACTest.servicePID(svc) == first)
+    }
+}
