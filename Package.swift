@@ -8,6 +8,7 @@
 //   ShaolinLinux       thin typed syscall wrappers, one file per kernel facility
 //   ShaolinEngine      real-time loop, links, non-real-time side (fencing, logging)
 //   shaolind           the engine executable (no Foundation: it goes into the initramfs)
+//   ShaolinBench       `shaolinctl bench`: heartbeat latency probes, timing advice, reports
 //   shaolinctl         the operator's client, simulator runner and benchmarks
 import PackageDescription
 
@@ -43,11 +44,18 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
+        .target(
+            name: "ShaolinBench",
+            dependencies: [
+                "ShaolinCore", "ShaolinLinux", "ShaolinEngine",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]),
         .executableTarget(name: "shaolind", dependencies: ["ShaolinEngine"]),
         .executableTarget(
             name: "shaolinctl",
             dependencies: [
-                "ShaolinCore", "ShaolinSimulation",
+                "ShaolinCore", "ShaolinSimulation", "ShaolinBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "ShaolinCoreTests", dependencies: ["ShaolinCore"]),
@@ -56,7 +64,7 @@ let package = Package(
             dependencies: ["ShaolinCore", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ShaolinSimulationTests", dependencies: ["ShaolinSimulation", "ShaolinCore"]),
         .testTarget(name: "ShaolinLinuxTests", dependencies: ["ShaolinLinux", "ShaolinCore"]),
-        .testTarget(name: "ShaolinEngineTests", dependencies: ["ShaolinEngine", "ShaolinCore", "ShaolinLinux"]),
+        .testTarget(name: "ShaolinEngineTests", dependencies: ["ShaolinEngine", "ShaolinCore", "ShaolinLinux", "ShaolinBench"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,6 +5,8 @@
 # (IPMI fencing against ipmi_sim is exercised by the fencing tests).
 #
 #   tools/lab.sh up [KEEPALIVE_MS DEADTIME_MS]   start both nodes (A first, then B)
+#   tools/lab.sh net [KEEPALIVE_MS DEADTIME_MS]  namespaces, veth, pty pair, key and configs
+#                                                only (no engines: for `shaolinctl bench`)
 #   tools/lab.sh status                          one line per node
 #   tools/lab.sh watch [SECONDS]                 live roles and links
 #   tools/lab.sh kill A|B [SIGNAL]               send a signal to a node's engine
@@ -148,6 +150,16 @@ start_node() { # A|B
 role_of() { sed -n 's/^  "role": "\([A-Z]*\)",$/\1/p' "$LAB_DIR/$1.status.json" 2>/dev/null || true; }
 alive() { local p; p=$(cat "$LAB_DIR/$1.pid" 2>/dev/null || true); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
+cmd_net() {
+  local ka=${1:-100} dt=${2:-600}
+  cmd_down >/dev/null 2>&1 || true
+  mkdir -p "$LAB_DIR"
+  umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LAB_DIR/cluster.key"; echo >> "$LAB_DIR/cluster.key"; umask 022
+  net_up
+  write_config A B hb0 "$LAB_DIR/ttyA" $MAC_B 1 2 ${PRIO_A:-100} "$ka" "$dt"
+  write_config B A hb0 "$LAB_DIR/ttyB" $MAC_A 2 1 ${PRIO_B:-100} "$ka" "$dt"
+}
+
 cmd_up() {
   find_shaolind
   local ka=${1:-100} dt=${2:-600}
@@ -219,6 +231,7 @@ cmd_demo() {
 
 case "${1:-demo}" in
   up) shift; cmd_up "$@" ;;
+  net) shift; cmd_net "$@" ;;
   status) cmd_status ;;
   watch) shift; cmd_watch "$@" ;;
   kill) shift; cmd_kill "$@" ;;
@@ -227,5 +240,5 @@ case "${1:-demo}" in
   start) shift; find_shaolind; start_node "$1" ;;
   serial-down) serial_down ;;
   serial-up) serial_up ;;
-  *) sed -n '2,16p' "$0"; exit 64 ;;
+  *) sed -n '2,18p' "$0"; exit 64 ;;
 esac
