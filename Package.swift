@@ -5,6 +5,7 @@
 //   ShaolinCore        pure Swift, no Glibc/Foundation: protocol, HMAC, state machine, config
 //   ShaolinSimulation  deterministic two-node simulator driving the real core
 //   CShaolin           C shim for kernel headers Swift cannot import
+//   CSystemd, CLibcap  system libraries: libsystemd (journal, sd_notify) and libcap
 //   ShaolinLinux       thin typed syscall wrappers, one file per kernel facility
 //   ShaolinEngine      real-time loop, links, non-real-time side (fencing, logging)
 //   shaolind           the engine executable (no Foundation: it goes into the initramfs)
@@ -31,10 +32,13 @@ let package = Package(
         .target(name: "ShaolinCore"),
         .target(name: "ShaolinSimulation", dependencies: ["ShaolinCore"]),
         .target(name: "CShaolin"),
+        // libsystemd (journal native protocol, sd_notify) and libcap, linked dynamically.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(
             name: "ShaolinLinux",
             dependencies: [
-                "CShaolin",
+                "CShaolin", "CSystemd", "CLibcap",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .target(

@@ -10,6 +10,10 @@ public struct EngineOptions: Sendable {
     public var configPath: String
     public var statusPath: String?
     public var foreground = true
+    /// Overrides the configuration's `log.target` ("auto", "journal", "kmsg", "stderr").
+    public var logTarget: String?
+    /// Drop capabilities after start-up (see EngineCapabilities); off only for debugging.
+    public var dropCapabilities = true
     public init(configPath: String, statusPath: String? = nil) {
         self.configPath = configPath
         self.statusPath = statusPath
@@ -150,7 +154,10 @@ public enum Engine {
             for e in errors { printErr(e) }
             return 2
         }
-        let log = EventLog(node: c.node.name, target: c.log.target.rawValue, level: c.log.level.rawValue)
+        let log = EventLog(node: c.node.name, target: options.logTarget ?? c.log.target.rawValue, level: c.log.level.rawValue)
+        // Until the writer thread starts (after the capability drop) records are written directly.
+        defer { log.stopWriter() }
+        log.write(.info, "logging to \(log.sink.rawValue) (\(log.sinkReason))", event: "LOG_SINK", [("SHAOLIN_LOG_SINK", log.sink.rawValue)])
         do {
             let key = try loadKey(c.cluster.keyFile)
             let params = c.clusterParameters()
@@ -184,7 +191,8 @@ public enum Engine {
             let slow = SlowSide(toSlow: toSlow, toRealtime: fromSlow, wakeWrite: FileDescriptor(rawValue: pipeFDs[1]),
                                 log: log, fencing: fenceSequence(c, log: log), linkNames: c.links.map(\.name),
                                 statusPath: options.statusPath, nodeName: c.node.name, peerName: c.peer.name)
-            slow.start()
+            slow.notifier = ServiceNotifier.forThisProcess(keepalive: .ms(c.links.map(\.keepaliveMs).min() ?? c.timing.keepaliveMs), peerName: c.peer.name,
+                                                           linkCount: links.count, log: log)
             log.write(.notice, "starting: node \(c.node.name) (id \(c.node.id)), peer \(c.peer.name), \(links.count) link(s), incarnation \(String(incarnation, radix: 16))", event: "START")
             let degraded = try enterRealtime(c.realtime, log: log)
             let loop: RealtimeLoop
@@ -193,6 +201,11 @@ public enum Engine {
                                         wakePipe: FileDescriptor(rawValue: pipeFDs[0]), signals: signals,
                                         realtimeDegraded: degraded)
             } catch { throw StartupError("event loop: \(error)") }
+            // Start-up is over (memory locked, SCHED_FIFO, sockets and devices open): drop the
+            // capabilities the engine no longer needs, *before* any other thread exists.
+            if options.dropCapabilities { EngineCapabilities.drop(log: log) }
+            log.startWriter()
+            do { try slow.start() } catch { throw StartupError("cannot start the slow-side thread: \(error)") }
             let reason = loop.run()
             slow.stop()
             switch reason {

@@ -1,6 +1,7 @@
 // The non-real-time side: everything slow the real-time loop must never wait for — log
-// formatting and writing, fencing (seconds of ipmitool), sync, status files, the lateness
-// histogram. It talks to the loop only through the two bounded queues and a wake-up pipe.
+// formatting (EventLog's own writer thread does the I/O), fencing (seconds of ipmitool), sync,
+// status files, the lateness histogram, systemd notifications. It talks to the loop only
+// through the two bounded queues and a wake-up pipe.
 
 import Glibc
 import Histogram
@@ -27,6 +28,12 @@ public final class SlowSide: @unchecked Sendable {
     var linkStatus: [LinkStatus]
     var fenceHistory: [String] = []
     var thread = pthread_t()
+    /// systemd notifications (READY/STATUS/WATCHDOG/STOPPING); nil when not under systemd.
+    /// Set before `start()`.
+    public var notifier: ServiceNotifier?
+    /// Real-time → slow messages the loop had to drop (queue full), already logged.
+    var reportedQueueDrops: UInt64 = 0
+    var lastQueueDropReport: Int64 = 0
 
     public init(toSlow: SPSCQueue<SlowMessage>, toRealtime: SPSCQueue<RealtimeInput>, wakeWrite: FileDescriptor,
                 log: EventLog, fencing: FenceSequence?, linkNames: [String], statusPath: String?,
@@ -44,14 +51,10 @@ public final class SlowSide: @unchecked Sendable {
         pthread_mutex_init(&lock, nil)
     }
 
-    /// Starts the slow thread (SCHED_OTHER).
-    public func start() {
-        let box = Unmanaged.passRetained(self)
-        pthread_create(&thread, nil, { arg in
-            let me = Unmanaged<SlowSide>.fromOpaque(arg!).takeRetainedValue()
-            me.loop()
-            return nil
-        }, box.toOpaque())
+    /// Starts the slow thread (SCHED_OTHER even when the caller already runs SCHED_FIFO; it
+    /// inherits the caller's capabilities, so start it after the capability drop).
+    public func start() throws(Errno) {
+        thread = try NormalThread.start { [self] in loop() }
     }
 
     /// Stops after handling what is queued (final logs and status), then joins.
@@ -73,6 +76,7 @@ public final class SlowSide: @unchecked Sendable {
                 worked = true
             }
             if !results.isEmpty { var b: UInt8 = 1; _ = Glibc.write(wakeWrite.rawValue, &b, 1) }
+            notifier?.tick(now: SystemClock.monotonicNanos(), loopProgress: header.now)
             if stop && !worked { _ = drainOnce(); writeStatus(); return }
             if !worked { usleep(5_000) }
         }
@@ -92,6 +96,8 @@ public final class SlowSide: @unchecked Sendable {
             case .status(let h):
                 header = h
                 statusChanged = true
+                notifier?.update(h)
+                reportQueueDrops(h.slowQueueDrops)
             case .action(let a):
                 handle(a)
             }
@@ -113,6 +119,7 @@ public final class SlowSide: @unchecked Sendable {
         case .send: break
         case .roleChanged(let from, let to, let reason):
             log.roleChanged(from: from, to: to, reason: reason)
+            if to == .leaving || to == .stopped { notifier?.stopping("role \(to): \(reason)") }
         case .log(let e):
             log.event(e, linkNames: linkNames, peer: peerName)
         case .fence(let attempt):
@@ -122,29 +129,55 @@ public final class SlowSide: @unchecked Sendable {
         case .reply(let id, let accepted, let refusal):
             log.write(.info, "command \(id) \(accepted ? "accepted" : "refused: \(refusal.map { "\($0)" } ?? "")")")
         case .shutdownSelf:
-            log.write(.notice, "handover complete: this node must power off now (the peer is fencing it)", event: "HANDOVER_DONE")
+            notifier?.stopping("handed over: this node powers off")
+            log.write(.notice, "handover complete: this node must power off now (the peer is fencing it)", event: "HANDOVER_DONE",
+                      [("SHAOLIN_PEER", peerName)])
         case .standDown(let reason):
-            log.write(.critical, "standing down: \(reason); this node must not serve and will restart", event: "STAND_DOWN")
+            notifier?.stopping("standing down: \(reason)")
+            log.write(.critical, "standing down: \(reason); this node must not serve and will restart", event: "STAND_DOWN",
+                      [("SHAOLIN_PEER", peerName), ("SHAOLIN_REASON", "\(reason)")])
         case .exit:
+            notifier?.stopping("left the cluster")
             log.write(.notice, "left the cluster gracefully", event: "LEAVE")
         }
     }
 
+    /// Logs (at most once a second) how many real-time → slow messages the loop dropped.
+    func reportQueueDrops(_ total: UInt64) {
+        guard total > reportedQueueDrops else { return }
+        let now = SystemClock.monotonicNanos()
+        guard now - lastQueueDropReport >= 1_000_000_000 else { return }
+        log.write(.warning, "\(total - reportedQueueDrops) message(s) from the real-time loop dropped: its queue to the slow side was full (\(total) since start)",
+                  event: "EVENTS_DROPPED", [("SHAOLIN_DROPPED", "\(total - reportedQueueDrops)"), ("SHAOLIN_DROPPED_TOTAL", "\(total)")])
+        reportedQueueDrops = total
+        lastQueueDropReport = now
+    }
+
     func startFence(attempt: UInt32) {
         guard let seq = fencing else {
-            log.write(.warning, "fencing method is manual: waiting for the operator's fence-confirm (peer \(peerName) must be verified down by hand)", event: "FENCE_MANUAL")
+            log.write(.warning, "fencing method is manual: waiting for the operator's fence-confirm (peer \(peerName) must be verified down by hand)", event: "FENCE_MANUAL",
+                      [("SHAOLIN_PEER", peerName), ("SHAOLIN_FENCE_ATTEMPT", "\(attempt)")])
             return
         }
-        log.write(.warning, "fencing peer \(peerName) (attempt \(attempt), methods: \(seq.methods.map(\.driver.name).joined(separator: ", ")))", event: "FENCE_START")
+        let methods = seq.methods.map(\.driver.name).joined(separator: ", ")
+        log.write(.warning, "fencing peer \(peerName) (attempt \(attempt), methods: \(methods))", event: "FENCE_START",
+                  [("SHAOLIN_PEER", peerName), ("SHAOLIN_FENCE_ATTEMPT", "\(attempt)"), ("SHAOLIN_FENCE_METHODS", methods)])
         let job = FenceJob(side: self, sequence: seq, attempt: attempt)
         spawnDetached { job.run() }
     }
 
     func fenceFinished(attempt: UInt32, report: FenceSequenceReport) {
         for a in report.attempts {
+            var fields: [EventLog.Field] = [
+                ("SHAOLIN_PEER", peerName), ("SHAOLIN_FENCE_ATTEMPT", "\(attempt)"), ("SHAOLIN_FENCE_LEVEL", "\(a.level)"),
+                ("SHAOLIN_FENCE_METHOD", a.method), ("SHAOLIN_FENCE_ACTION", a.action.rawValue), ("SHAOLIN_FENCE_TARGET", a.target),
+                ("SHAOLIN_FENCE_RESULT", "\(a.result)"), ("SHAOLIN_LATENCY_US", "\(a.durationNanoseconds / 1000)"),
+            ]
+            // The driver's step-by-step log, one line per step (a multi-line journal field).
+            if !a.log.isEmpty { fields.append(("SHAOLIN_FENCE_LOG", a.log.joined(separator: "\n"))) }
             log.write(a.result.isConfirmedOff ? .notice : .error,
                       "fence attempt \(attempt) level \(a.level) \(a.method) \(a.action.rawValue) \(a.target): \(a.result) in \(a.durationNanoseconds / 1_000_000) ms",
-                      event: a.result.isConfirmedOff ? "FENCE_CONFIRMED" : "FENCE_FAILED")
+                      event: a.result.isConfirmedOff ? "FENCE_CONFIRMED" : "FENCE_FAILED", fields)
         }
         pthread_mutex_lock(&lock)
         fenceHistory.append("attempt \(attempt): \(report.isConfirmedOff ? "confirmed" : "failed") in \(report.durationNanoseconds / 1_000_000) ms")

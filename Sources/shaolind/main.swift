@@ -8,7 +8,8 @@ import ShaolinCore
 import ShaolinEngine
 
 let usage = """
-    usage: shaolind --config FILE [--status-file PATH] [--foreground]
+    usage: shaolind --config FILE [--status-file PATH] [--log-target auto|journal|kmsg|stderr]
+                    [--keep-capabilities] [--foreground]
            shaolind --check-config FILE
            shaolind --version
     """
@@ -17,6 +18,8 @@ var args = Array(CommandLine.arguments.dropFirst())
 var configPath: String?
 var statusPath: String?
 var check = false
+var logTarget: String?
+var dropCapabilities = true
 while !args.isEmpty {
     let a = args.removeFirst()
     switch a {
@@ -30,6 +33,15 @@ while !args.isEmpty {
     case "--status-file":
         guard !args.isEmpty else { printErr("--status-file needs a path\n" + usage); exit(64) }
         statusPath = args.removeFirst()
+    case "--log-target":
+        guard !args.isEmpty else { printErr("--log-target needs auto, journal, kmsg or stderr\n" + usage); exit(64) }
+        let t = args.removeFirst()
+        guard ["auto", "journal", "kmsg", "stderr"].contains(t) else {
+            printErr("--log-target: '\(t)' is not one of auto, journal, kmsg, stderr\n" + usage); exit(64)
+        }
+        logTarget = t
+    case "--keep-capabilities":
+        dropCapabilities = false  // debugging only: see docs/security.md
     case "--foreground", "-f":
         break  // shaolind always runs in the foreground; systemd and the initramfs supervise it.
     case "--version":
@@ -57,4 +69,7 @@ if check {
     exit(0)
 }
 
-exit(Engine.run(EngineOptions(configPath: path, statusPath: statusPath)))
+var options = EngineOptions(configPath: path, statusPath: statusPath)
+options.logTarget = logTarget
+options.dropCapabilities = dropCapabilities
+exit(Engine.run(options))
