@@ -32,7 +32,7 @@ public enum PercentilePlot {
             set grid xtics ytics mytics
             set xlabel 'percentile'
             set ylabel 'latency (ms)'
-            set key top left box opaque
+            set key below
             set xtics ('0%%' 1, '50%%' 2, '90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000, '99.999%%' 100000, '99.9999%%' 1000000)
             set xrange [1:\(max(1000, maxX))]
             set format y '%g'
