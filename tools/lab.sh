@@ -12,6 +12,15 @@
 #   tools/lab.sh kill A|B [SIGNAL]               send a signal to a node's engine
 #   tools/lab.sh down                            stop everything and clean up
 #   tools/lab.sh demo                            up, watch, kill -9 the ACTIVE, watch the takeover, down
+#   tools/lab.sh impair [SPEC...]                set the relay's impairments (RELAY=1 labs), e.g.
+#                                                'eth both delay=5 jitter=1' 'serial a2b garbage=10';
+#                                                no SPEC clears them (see tools/impair.py)
+#   tools/lab.sh relay-stats                     the relay's counters (JSON)
+#
+# RELAY=1 tools/lab.sh up ... puts an impairment relay (tools/impair.py) between the nodes: a third
+# namespace shl-$LAB_ID-r joined to each node by its own veth pair forwards the Ethernet frames, and
+# the serial cable becomes two socat pty pairs with the relay between them. IMPAIR='SPEC' (lines
+# separated by ';') sets its impairments from the start. Without RELAY the nodes are joined directly.
 #
 # Must run as root. Everything lives under $LAB_DIR (default /tmp/shaolin-lab-$LAB_ID);
 # namespaces are named shl-$LAB_ID-a/b so several labs can coexist.
@@ -23,6 +32,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHAOLIND=${SHAOLIND:-}
 NS_A=shl-$LAB_ID-a
 NS_B=shl-$LAB_ID-b
+NS_R=shl-$LAB_ID-r
+RELAY=${RELAY:-}
 MAC_A=02:5a:00:00:00:0a
 MAC_B=02:5a:00:00:00:0b
 
@@ -116,7 +127,18 @@ net_up() {
   mkdir -p "$LAB_DIR"
   ip netns add "$NS_A"
   ip netns add "$NS_B"
-  ip link add "shl${LAB_ID}a" type veth peer name "shl${LAB_ID}b"
+  if [ -n "$RELAY" ]; then
+    ip netns add "$NS_R"
+    ip link add "shl${LAB_ID}a" type veth peer name "shl${LAB_ID}ra"
+    ip link add "shl${LAB_ID}b" type veth peer name "shl${LAB_ID}rb"
+    ip link set "shl${LAB_ID}ra" netns "$NS_R"
+    ip link set "shl${LAB_ID}rb" netns "$NS_R"
+    ip -n "$NS_R" link set "shl${LAB_ID}ra" name ra up promisc on
+    ip -n "$NS_R" link set "shl${LAB_ID}rb" name rb up promisc on
+    ip -n "$NS_R" link set lo up
+  else
+    ip link add "shl${LAB_ID}a" type veth peer name "shl${LAB_ID}b"
+  fi
   ip link set "shl${LAB_ID}a" netns "$NS_A"
   ip link set "shl${LAB_ID}b" netns "$NS_B"
   ip -n "$NS_A" link set "shl${LAB_ID}a" name hb0 address $MAC_A up
@@ -124,19 +146,63 @@ net_up() {
   ip -n "$NS_A" link set lo up
   ip -n "$NS_B" link set lo up
   serial_up
+  [ -z "$RELAY" ] || relay_up
+}
+
+socat_pair() { # path1 path2
+  socat pty,raw,echo=0,link="$1" pty,raw,echo=0,link="$2" </dev/null >/dev/null 2>&1 &
+  echo $! >> "$LAB_DIR/socat.pid"
+  for i in $(seq 1 50); do [ -e "$1" ] && [ -e "$2" ] && return 0; sleep 0.05; done
+  echo "socat did not create the pty pair $1 $2" >&2; return 1
 }
 
 serial_up() {
-  socat pty,raw,echo=0,link="$LAB_DIR/ttyA" pty,raw,echo=0,link="$LAB_DIR/ttyB" </dev/null >/dev/null 2>&1 &
-  echo $! > "$LAB_DIR/socat.pid"
-  for i in $(seq 1 50); do [ -e "$LAB_DIR/ttyA" ] && [ -e "$LAB_DIR/ttyB" ] && return 0; sleep 0.05; done
-  echo "socat did not create the pty pair" >&2; return 1
+  rm -f "$LAB_DIR/socat.pid"
+  if [ -n "$RELAY" ]; then
+    socat_pair "$LAB_DIR/ttyA" "$LAB_DIR/ttyRA"
+    socat_pair "$LAB_DIR/ttyRB" "$LAB_DIR/ttyB"
+  else
+    socat_pair "$LAB_DIR/ttyA" "$LAB_DIR/ttyB"
+  fi
 }
 
 serial_down() {
-  local p; p=$(cat "$LAB_DIR/socat.pid" 2>/dev/null || true)
-  [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true
+  local p
+  for p in $(cat "$LAB_DIR/socat.pid" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
   rm -f "$LAB_DIR/socat.pid"
+}
+
+relay_up() {
+  : > "$LAB_DIR/impair.conf"
+  if [ -n "${IMPAIR:-}" ]; then printf '%s\n' "$IMPAIR" | tr ';' '\n' > "$LAB_DIR/impair.conf"; fi
+  python3 "$HERE/tools/impair.py" --check --control "$LAB_DIR/impair.conf"
+  local rt=()
+  [ "${RELAY_RT:-60}" != 0 ] && rt=(--rt "${RELAY_RT:-60}")
+  ip netns exec "$NS_R" python3 "$HERE/tools/impair.py" --eth ra rb --ethertype 0x88b5 \
+    --serial "$LAB_DIR/ttyRA" "$LAB_DIR/ttyRB" --control "$LAB_DIR/impair.conf" \
+    --stats "$LAB_DIR/impair.json" "${rt[@]}" </dev/null >>"$LAB_DIR/relay.log" 2>&1 &
+  echo $! > "$LAB_DIR/relay.pid"
+  for i in $(seq 1 100); do
+    grep -q '"serial_open": \[\s*true,\s*true' <(tr -d '\n' 2>/dev/null < "$LAB_DIR/impair.json") && return 0
+    sleep 0.05
+  done
+  echo "the impairment relay did not start: $(cat "$LAB_DIR/relay.log")" >&2; return 1
+}
+
+relay_generation() { sed -n 's/^ "generation": \([0-9]*\),$/\1/p' "$LAB_DIR/impair.json" 2>/dev/null || true; }
+
+cmd_impair() {
+  local p; p=$(cat "$LAB_DIR/relay.pid" 2>/dev/null || true)
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || { echo "no impairment relay in this lab (start it with RELAY=1 tools/lab.sh up)" >&2; return 1; }
+  local conf="$LAB_DIR/impair.conf" before
+  : > "$conf.new"
+  for spec in "$@"; do printf '%s\n' "$spec" >> "$conf.new"; done
+  python3 "$HERE/tools/impair.py" --check --control "$conf.new" || { rm -f "$conf.new"; return 1; }
+  before=$(relay_generation)
+  mv "$conf.new" "$conf"
+  kill -HUP "$p"
+  for i in $(seq 1 100); do [ "$(relay_generation)" != "$before" ] && return 0; sleep 0.02; done
+  echo "the impairment relay did not take the new settings: $(tail -3 "$LAB_DIR/relay.log")" >&2; return 1
 }
 
 start_node() { # A|B
@@ -207,7 +273,10 @@ cmd_down() {
     local p; p=$(cat "$LAB_DIR/$n.pid" 2>/dev/null || true)
     if [ -n "$p" ]; then kill -CONT "$p" 2>/dev/null || true; kill -9 "$p" 2>/dev/null || true; fi
   done
+  local r; r=$(cat "$LAB_DIR/relay.pid" 2>/dev/null || true)
+  [ -n "$r" ] && kill -9 "$r" 2>/dev/null || true
   serial_down
+  ip netns del "$NS_R" 2>/dev/null || true
   ip netns del "$NS_A" 2>/dev/null || true
   ip netns del "$NS_B" 2>/dev/null || true
   [ -n "$LAB_DIR" ] && [ -d "$LAB_DIR" ] && [ -z "${KEEP_LAB:-}" ] && rm -rf "$LAB_DIR"
@@ -240,5 +309,7 @@ case "${1:-demo}" in
   start) shift; find_shaolind; start_node "$1" ;;
   serial-down) serial_down ;;
   serial-up) serial_up ;;
-  *) sed -n '2,18p' "$0"; exit 64 ;;
+  impair) shift; cmd_impair "$@" ;;
+  relay-stats) cat "$LAB_DIR/impair.json" ;;
+  *) sed -n '2,29p' "$0"; exit 64 ;;
 esac
