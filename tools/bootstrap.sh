@@ -3,7 +3,7 @@
 # The Swift 6.3 toolchain itself is a prerequisite (see README).
 set -euo pipefail
 PKGS=(socat iproute2 procps ipmitool openipmi nftables stress-ng rt-tests fence-agents
-      libsystemd-dev libcap-dev pkg-config tmux python3)
+      libsystemd-dev libcap-dev pkg-config tmux python3 gnuplot-nox python3-jsonschema)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

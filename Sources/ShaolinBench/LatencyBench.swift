@@ -126,6 +126,16 @@ public enum LatencyBench {
         }
         var selected = c
         selected.links = c.links.filter { names.isEmpty || names.contains($0.name) }
+        // A serial line has one reader: never open one another process holds (a running
+        // shaolind would lose its heartbeats to the benchmark).
+        for l in selected.links {
+            guard case .serial(let s) = l.kind else { continue }
+            let users = processesUsing(device: s.device)
+            if !users.isEmpty {
+                throw BenchFailure("link \(l.name): \(s.device) is open by " + users.map { "pid \($0.pid) (\($0.name))" }.joined(separator: ", ")
+                    + "; stop it first (a running shaolind on both nodes must be stopped before benchmarking its links)")
+            }
+        }
         let opened: [any HeartbeatLink]
         do { opened = try Engine.openLinks(selected) } catch { throw BenchFailure(error.description) }
         var out: [(Int, Configuration.Link, any HeartbeatLink)] = []
@@ -135,9 +145,50 @@ public enum LatencyBench {
         return (c, key, out)
     }
 
-    /// Listens for `ms` and throws if any link carries heartbeats of a running engine.
+    /// The processes that have `device` open (by /proc/PID/fd), without the caller.
+    public static func processesUsing(device: String) -> [(pid: Int32, name: String)] {
+        guard let target = resolvedPath(device) else { return [] }
+        var out: [(pid: Int32, name: String)] = []
+        guard let proc = opendir("/proc") else { return [] }
+        defer { closedir(proc) }
+        let me = getpid()
+        while let e = readdir(proc) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            guard let pid = Int32(name), pid != me, let fds = opendir("/proc/\(pid)/fd") else { continue }
+            var uses = false
+            while !uses, let f = readdir(fds) {
+                let fd = withUnsafeBytes(of: f.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                if fd == "." || fd == ".." { continue }
+                if resolvedLink("/proc/\(pid)/fd/\(fd)") == target { uses = true }
+            }
+            closedir(fds)
+            if uses {
+                let comm = (readWholeFile("/proc/\(pid)/comm") ?? "?").split(separator: "\n").first.map(String.init) ?? "?"
+                out.append((pid, comm))
+            }
+        }
+        return out
+    }
+
+    static func resolvedPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    static func resolvedLink(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink(path, &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Listens for `ms` on the Ethernet links (every AF_PACKET socket gets its own copy of a
+    /// frame, so listening takes nothing from a running engine) and throws if any carries
+    /// heartbeats of a running engine. Serial links are checked by `processesUsing(device:)`.
     public static func refuseRunningEngine(_ links: [any HeartbeatLink], codec: ProbeCodec, ms: Double) throws(BenchFailure) {
-        guard ms > 0 else { return }
+        let links = links.filter { $0 is EthernetLink }
+        guard ms > 0, !links.isEmpty else { return }
         let end = SystemClock.monotonicNanos() + Int64(ms * 1_000_000)
         var seen = [Bool](repeating: false, count: links.count)
         while SystemClock.monotonicNanos() < end {
