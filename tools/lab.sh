@@ -17,7 +17,7 @@
 #                                                no SPEC clears them (see tools/impair.py)
 #   tools/lab.sh relay-stats                     the relay's counters (JSON)
 #
-# RELAY=1 tools/lab.sh up ... puts an impairment relay (tools/impair.py) between the nodes: a third
+# RELAY=1 tools/lab.sh up|net ... puts an impairment relay (tools/impair.py) between the nodes: a third
 # namespace shl-$LAB_ID-r joined to each node by its own veth pair forwards the Ethernet frames, and
 # the serial cable becomes two socat pty pairs with the relay between them. IMPAIR='SPEC' (lines
 # separated by ';') sets its impairments from the start. Without RELAY the nodes are joined directly.
@@ -170,6 +170,9 @@ serial_down() {
   local p
   for p in $(cat "$LAB_DIR/socat.pid" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
   rm -f "$LAB_DIR/socat.pid"
+  # socat killed with -9 leaves its symlinks to /dev/pts/N behind; once the kernel hands N to
+  # another pty pair (another lab's cable), an engine reopening this path would join that cable.
+  rm -f "$LAB_DIR/ttyA" "$LAB_DIR/ttyB" "$LAB_DIR/ttyRA" "$LAB_DIR/ttyRB"
 }
 
 relay_up() {

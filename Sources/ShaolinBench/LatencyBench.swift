@@ -126,14 +126,21 @@ public enum LatencyBench {
         }
         var selected = c
         selected.links = c.links.filter { names.isEmpty || names.contains($0.name) }
-        // A serial line has one reader: never open one another process holds (a running
-        // shaolind would lose its heartbeats to the benchmark).
+        // A serial line has one reader: never open one a running engine holds (it would lose
+        // its heartbeats to the benchmark). Other holders (socat behind a pty, a getty) are
+        // reported: they may take bytes too.
         for l in selected.links {
             guard case .serial(let s) = l.kind else { continue }
             let users = processesUsing(device: s.device)
-            if !users.isEmpty {
-                throw BenchFailure("link \(l.name): \(s.device) is open by " + users.map { "pid \($0.pid) (\($0.name))" }.joined(separator: ", ")
-                    + "; stop it first (a running shaolind on both nodes must be stopped before benchmarking its links)")
+            let engines = users.filter { $0.name.hasPrefix("shaolin") }
+            if !engines.isEmpty {
+                throw BenchFailure("link \(l.name): \(s.device) is open by " + engines.map { "pid \($0.pid) (\($0.name))" }.joined(separator: ", ")
+                    + "; stop the engine on both nodes before benchmarking its links")
+            }
+            let others = users.filter { !$0.name.hasPrefix("shaolin") && $0.name != "socat" }
+            if !others.isEmpty {
+                printErr("warning: link \(l.name): \(s.device) is also open by " + others.map { "pid \($0.pid) (\($0.name))" }.joined(separator: ", ")
+                         + "; it may read the probes")
             }
         }
         let opened: [any HeartbeatLink]
@@ -145,9 +152,12 @@ public enum LatencyBench {
         return (c, key, out)
     }
 
-    /// The processes that have `device` open (by /proc/PID/fd), without the caller.
+    /// The processes that have `device` open, found by comparing the device and inode of
+    /// every /proc/PID/fd entry with the device's (paths differ across mount namespaces;
+    /// the file's identity does not). The caller itself is left out.
     public static func processesUsing(device: String) -> [(pid: Int32, name: String)] {
-        guard let target = resolvedPath(device) else { return [] }
+        var target = stat()
+        guard stat(device, &target) == 0 else { return [] }
         var out: [(pid: Int32, name: String)] = []
         guard let proc = opendir("/proc") else { return [] }
         defer { closedir(proc) }
@@ -159,7 +169,11 @@ public enum LatencyBench {
             while !uses, let f = readdir(fds) {
                 let fd = withUnsafeBytes(of: f.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
                 if fd == "." || fd == ".." { continue }
-                if resolvedLink("/proc/\(pid)/fd/\(fd)") == target { uses = true }
+                var st = stat()
+                if stat("/proc/\(pid)/fd/\(fd)", &st) == 0 && st.st_dev == target.st_dev && st.st_ino == target.st_ino
+                    && st.st_rdev == target.st_rdev {
+                    uses = true
+                }
             }
             closedir(fds)
             if uses {
@@ -168,19 +182,6 @@ public enum LatencyBench {
             }
         }
         return out
-    }
-
-    static func resolvedPath(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
-    }
-
-    static func resolvedLink(_ path: String) -> String? {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink(path, &buf, buf.count - 1)
-        guard n > 0 else { return nil }
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Listens for `ms` on the Ethernet links (every AF_PACKET socket gets its own copy of a

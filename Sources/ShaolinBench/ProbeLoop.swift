@@ -111,15 +111,16 @@ public final class ProbeLoop {
             if timerFired {
                 let expirations = (try? timer.readExpirations()) ?? 0
                 if expirations > 0 {
-                    // The deadline of the latest expiration: the wake-up lateness is measured against it.
+                    // Lateness against the earliest deadline not yet served (as cyclictest measures):
+                    // a stall across several ticks shows in full, not modulo the interval.
+                    let deadline = first + tick * interval
                     tick += Int64(expirations)
-                    let deadline = first + (tick - 1) * interval
                     let late = max(0, now - deadline)
                     _ = loopLateness.record(BenchHistogram.micros(late))
                     if expirations > 1 { overruns &+= expirations - 1 }
                     ticks &+= 1
                     progress.ticks.store(Int(ticks), ordering: .relaxed)
-                    if deadline <= sendUntil { sendProbes(now: now, latenessMicros: UInt32(clamping: late / 1_000)) }
+                    if first + (tick - 1) * interval <= sendUntil { sendProbes(now: now, latenessMicros: UInt32(clamping: late / 1_000)) }
                     for (i, l) in links.enumerated() where l.refresh(now: now) {
                         if let old = registered[i] { try? epoll.remove(old) }
                         registered[i] = l.descriptor

@@ -70,13 +70,14 @@ public final class Responder {
                 default: break
                 }
             }
-            if answerAll() { lastProbe = SystemClock.monotonicNanos() }
             let now = SystemClock.monotonicNanos()
+            // The timer first, so replies sent right after a stall carry its lateness.
             if timerFired {
                 let expirations = (try? timer.readExpirations()) ?? 0
                 if expirations > 0 {
+                    // Against the earliest deadline not yet served (a stall shows in full).
+                    let deadline = first + tick * armedInterval
                     tick += Int64(expirations)
-                    let deadline = first + (tick - 1) * armedInterval
                     let late = max(0, now - deadline)
                     latenessMicros = UInt32(clamping: late / 1_000)
                     _ = loopLateness.record(BenchHistogram.micros(late))
@@ -94,6 +95,7 @@ public final class Responder {
                     try? timer.arm(deadline: first, interval: interval)
                 }
             }
+            if answerAll() { lastProbe = SystemClock.monotonicNanos() }
             if signalled, let s = try? signals.read(), s.signal != 0 { break }
             if duration > 0 && now - start >= duration { break }
             if idleExit > 0 && lastProbe > 0 && now - lastProbe >= idleExit { break }

@@ -60,7 +60,10 @@ extension Bench {
 
             let progress = ProbeProgress()
             let result = ResultBox()
-            let worker = BenchThread { result.value = Result { () throws(BenchFailure) in try LatencyBench.run(o, progress: progress) } }
+            let worker = BenchThread {
+                result.value = Result { () throws(BenchFailure) in try LatencyBench.run(o, progress: progress) }
+                progress.finished.store(true, ordering: .releasing)  // also when the run failed before its loop started
+            }
             let showBar = !noProgress && isatty(2) == 1
             if !o.load.isEmpty && !json {
                 let args = StressLoad.arguments(classes: o.load, seconds: Int(duration.rounded(.up)) + 1)

@@ -238,7 +238,8 @@ func num(_ o: [String: Any], _ path: String...) -> Double {
             let l = link(r, name)
             #expect(num(l, "sent") >= 390 && num(l, "sent") <= 410, "\(name): \(l)")
             #expect(num(l, "received") >= num(l, "sent") - 2, "\(name): \(l)")
-            #expect(num(l, "rtt_us", "p50") > 5 && num(l, "rtt_us", "p50") < 10_000, "\(name): \(l)")
+            // veth stays well under 10 ms; a pty under load waits for kworkers (SCHED_OTHER) and is much slower.
+            #expect(num(l, "rtt_us", "p50") > 5 && num(l, "rtt_us", "p50") < (name == "eth" ? 10_000 : 200_000), "\(name): \(l)")
             #expect(num(l, "rtt_us", "max") >= num(l, "rtt_us", "p99"))
             #expect(num(l, "one_way_us", "p50") < num(l, "rtt_us", "p50"))
             #expect(num(l, "heartbeats_seen") == 0)
