@@ -86,6 +86,7 @@ extension Bench {
                 if let e = PercentilePlot.draw(report, to: p) { printErr("plot: \(e)") } else if !json { print("plot written to \(p)") }
             }
             print(json ? report.json() : report.table(), terminator: "")
+            fflush(nil)
             if let note = BenchJournal.log(report) { printErr("journal: \(note)") }
 
             if report.links.contains(where: { $0.received == 0 }) { throw ExitCode(2) }
