@@ -396,4 +396,46 @@ func num(_ o: [String: Any], _ path: String...) -> Double {
         #expect(lab.role("A") == "ACTIVE")
         #expect(!lab.log("A").contains("LINK_DOWN"), "\(lab.log("A").suffix(2000))")
     }
+
+    /// The one structured journald record, received by a stand-in for journald on
+    /// /run/systemd/journal/socket inside a private mount namespace (this machine runs no
+    /// journald; the root namespace's /run is not touched).
+    @Test func logsOneStructuredJournalRecord() throws {
+        let lab = Lab("bjnl")
+        defer { lab.down() }
+        try lab.sh(["net", "10", "100"])
+        let responder = try lab.startResponder()
+        defer { lab.stop(responder) }
+        usleep(700_000)
+        let listener = """
+            import os, socket
+            os.makedirs('/run/systemd/journal', exist_ok=True)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind('/run/systemd/journal/socket')
+            open('\(lab.dir)/journal.ready', 'w').close()
+            s.settimeout(60)
+            data, anc, _, _ = s.recvmsg(1 << 20, socket.CMSG_SPACE(16))
+            for _, kind, d in anc:
+                if kind == socket.SCM_RIGHTS: data = os.read(int.from_bytes(d[:4], 'little'), 1 << 22)
+            open('\(lab.dir)/journal.out', 'wb').write(data)
+            """
+        try listener.write(toFile: "\(lab.dir)/journal.py", atomically: true, encoding: .utf8)
+        let out = "\(lab.dir)/journal.json"
+        let inner = "mount -t tmpfs tmpfs /run/systemd && (\(Lab.python) \(lab.dir)/journal.py &) && "
+            + "for i in $(seq 100); do [ -e \(lab.dir)/journal.ready ] && break; sleep 0.05; done && "
+            + lab.latencyCommand(["--duration", "2", "--no-cyclictest"], out: out) + " && sleep 0.5"
+        let (code, text) = try lab.spawn(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", inner])
+        #expect(code == 0, "\(text)")
+        // Fields with a newline (the JSON report, the flags) use the native protocol's binary
+        // form (a 64-bit length): decode leniently.
+        let record = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: "\(lab.dir)/journal.out"))) ?? Data(), as: UTF8.self)
+        let fields = Dictionary(record.split(separator: "\n").compactMap { line -> (String, String)? in
+            guard let eq = line.firstIndex(of: "=") else { return nil }
+            return (String(line[..<eq]), String(line[line.index(after: eq)...]))
+        }, uniquingKeysWith: { a, _ in a })
+        #expect(fields["SHAOLIN_EVENT"] == "BENCH_LATENCY", "\(record.prefix(600))")
+        #expect(fields["MESSAGE_ID"] == BenchJournal.messageID)
+        #expect(fields["SYSLOG_IDENTIFIER"] == "shaolinctl")
+        #expect(fields["SHAOLIN_BENCH_ADVICE"]?.contains("eth: keepalive_ms=10") == true)
+        #expect(record.contains("\"schema\":\"shaolin-bench-latency/1\""))
+    }
 }
