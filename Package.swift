@@ -9,6 +9,7 @@
 //   ShaolinLinux       thin typed syscall wrappers, one file per kernel facility
 //   ShaolinEngine      real-time loop, links, non-real-time side (fencing, logging)
 //   shaolind           the engine executable (no Foundation: it goes into the initramfs)
+//   ShaolinBench       `shaolinctl bench`: heartbeat latency probes, timing advice, reports
 //   shaolinctl         the operator's client, simulator runner and benchmarks
 import PackageDescription
 
@@ -47,11 +48,18 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
+        .target(
+            name: "ShaolinBench",
+            dependencies: [
+                "ShaolinCore", "ShaolinLinux", "ShaolinEngine",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]),
         .executableTarget(name: "shaolind", dependencies: ["ShaolinEngine"]),
         .executableTarget(
             name: "shaolinctl",
             dependencies: [
-                "ShaolinCore", "ShaolinSimulation", "ShaolinLinux",
+                "ShaolinCore", "ShaolinSimulation", "ShaolinLinux", "ShaolinBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "ShaolinCoreTests", dependencies: ["ShaolinCore"]),
@@ -61,7 +69,7 @@ let package = Package(
         .testTarget(name: "ShaolinSimulationTests", dependencies: ["ShaolinSimulation", "ShaolinCore"]),
         // ShaolinEngine: the allocation test also drives the engine's watchdog keeper.
         .testTarget(name: "ShaolinLinuxTests", dependencies: ["ShaolinLinux", "ShaolinCore", "ShaolinEngine"]),
-        .testTarget(name: "ShaolinEngineTests", dependencies: ["ShaolinEngine", "ShaolinCore", "ShaolinLinux"]),
+        .testTarget(name: "ShaolinEngineTests", dependencies: ["ShaolinEngine", "ShaolinCore", "ShaolinLinux", "ShaolinBench"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,6 +4,8 @@
 set -euo pipefail
 PKGS=(socat iproute2 procps ipmitool openipmi nftables stress-ng rt-tests fence-agents
       libsystemd-dev libcap-dev pkg-config tmux python3
+      # shaolinctl bench tests: the plot and the JSON schema check
+      gnuplot-nox python3-jsonschema
       # whole-cluster boot tests under qemu (tools/vm-test.sh): the Debian kernel goes to /boot,
       # the test builds its own initramfs from a copy of /etc/initramfs-tools
       qemu-system-x86 qemu-utils initramfs-tools busybox linux-image-amd64 kmod cpio e2fsprogs binutils make

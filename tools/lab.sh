@@ -8,6 +8,8 @@
 # 127.0.0.1:623, so each node fences its peer with ipmitool -I lanplus -C 3 as on real iron.
 #
 #   tools/lab.sh up [KEEPALIVE_MS DEADTIME_MS]   start both nodes (A first, then B)
+#   tools/lab.sh net [KEEPALIVE_MS DEADTIME_MS]  namespaces, veth, pty pair, key and configs
+#                                                only (no engines: for `shaolinctl bench`)
 #   tools/lab.sh status                          one line per node
 #   tools/lab.sh watch [SECONDS]                 live roles and links
 #   tools/lab.sh kill A|B [SIGNAL]               send a signal to a node's engine
@@ -24,7 +26,7 @@
 #                                                no SPEC clears them (see tools/impair.py)
 #   tools/lab.sh relay-stats                     the relay's counters (JSON)
 #
-# RELAY=1 tools/lab.sh up ... puts an impairment relay (tools/impair.py) between the nodes: a third
+# RELAY=1 tools/lab.sh up|net ... puts an impairment relay (tools/impair.py) between the nodes: a third
 # namespace shl-$LAB_ID-r joined to each node by its own veth pair forwards the Ethernet frames, and
 # the serial cable becomes two socat pty pairs with the relay between them. IMPAIR='SPEC' (lines
 # separated by ';') sets its impairments from the start. Without RELAY the nodes are joined directly.
@@ -281,6 +283,9 @@ serial_down() {
   local p
   for p in $(cat "$LAB_DIR/socat.pid" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
   rm -f "$LAB_DIR/socat.pid"
+  # socat killed with -9 leaves its symlinks to /dev/pts/N behind; once the kernel hands N to
+  # another pty pair (another lab's cable), an engine reopening this path would join that cable.
+  rm -f "$LAB_DIR/ttyA" "$LAB_DIR/ttyB" "$LAB_DIR/ttyRA" "$LAB_DIR/ttyRB"
 }
 
 relay_up() {
@@ -334,6 +339,16 @@ start_node() { # A|B
 
 role_of() { sed -n 's/^  "role": "\([A-Z]*\)",$/\1/p' "$LAB_DIR/$1.status.json" 2>/dev/null || true; }
 alive() { local p; p=$(cat "$LAB_DIR/$1.pid" 2>/dev/null || true); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+
+cmd_net() {
+  local ka=${1:-100} dt=${2:-600}
+  cmd_down >/dev/null 2>&1 || true
+  mkdir -p "$LAB_DIR"
+  umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LAB_DIR/cluster.key"; echo >> "$LAB_DIR/cluster.key"; umask 022
+  net_up
+  write_config A B hb0 "$LAB_DIR/ttyA" $MAC_B 1 2 ${PRIO_A:-100} "$ka" "$dt"
+  write_config B A hb0 "$LAB_DIR/ttyB" $MAC_A 2 1 ${PRIO_B:-100} "$ka" "$dt"
+}
 
 cmd_up() {
   find_shaolind
@@ -419,6 +434,7 @@ cmd_demo() {
 
 case "${1:-demo}" in
   up) shift; cmd_up "$@" ;;
+  net) shift; cmd_net "$@" ;;
   status) cmd_status ;;
   watch) shift; cmd_watch "$@" ;;
   kill) shift; cmd_kill "$@" ;;
@@ -432,5 +448,5 @@ case "${1:-demo}" in
   serial-up) serial_up ;;
   impair) shift; cmd_impair "$@" ;;
   relay-stats) cat "$LAB_DIR/impair.json" ;;
-  *) sed -n '2,32p' "$0"; exit 64 ;;
+  *) sed -n '2,38p' "$0"; exit 64 ;;
 esac
