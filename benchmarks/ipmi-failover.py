@@ -41,7 +41,10 @@ def role(n):
 
 
 def pid(n):
-    return int(open(f"{d}/{n}.pid").read())
+    try:
+        return int(open(f"{d}/{n}.pid").read())
+    except (OSError, ValueError):  # absent, or being written
+        return None
 
 
 def running(p):
@@ -74,9 +77,9 @@ def stamp(node, event, after, extra=""):
 
 
 def power_on(node, expect_role):
-    old = pid(node) if os.path.exists(f"{d}/{node}.pid") else None
+    old = pid(node)
     sh("ipmi", node, "chassis", "power", "on")
-    if not wait(lambda: os.path.exists(f"{d}/{node}.pid") and pid(node) != old and role(node) == expect_role, 20):
+    if not wait(lambda: pid(node) not in (None, old) and role(node) == expect_role, 20):
         raise RuntimeError(f"{node} did not come back as {expect_role}")
 
 

@@ -100,7 +100,8 @@ public final class WatchdogKeeper {
     /// When the loop must wake up for the next pet (CLOCK_MONOTONIC ns).
     /// After a withheld pet or a failed keepalive the next attempt is a quarter interval later
     /// (never in the past: the loop must not spin on a deadline it cannot meet).
-    public var nextPetDue: Int64 { nextDue }
+    /// Int64.max once closed.
+    public var nextPetDue: Int64 { closed ? Int64.max : nextDue }
 
     /// Called once per wake-up of the real-time loop, after its work. Pets when a pet is
     /// due and the engine is healthy. Returns the verdict when it changed (healthy ↔ not,

@@ -65,3 +65,14 @@ run "$T/empty" || fail "no configuration: the build must go on (without the engi
 grep -q "WITHOUT the cluster engine" "$T/out" || fail "no warning without configuration"
 [ ! -e "$T/dest/usr/sbin/shaolind" ] || fail "engine copied although not configured"
 echo "ok: no configuration: image without the engine, with a warning"
+
+# Through mkinitramfs itself (the build.sh configuration copy): the hook's failure fails it.
+if [ -d "$OUT/initramfs-conf" ]; then
+  set +e
+  SHAOLIN_ETC="$T/bad" SHAOLIN_SHAOLIND="$OUT/shaolind" mkinitramfs -d "$OUT/initramfs-conf" -o "$T/initrd.img" "$version" > "$T/out" 2>&1
+  rc=$?
+  set -e
+  [ $rc -ne 0 ] || fail "mkinitramfs succeeded with an invalid configuration"
+  grep -q "hooks/shaolin failed" "$T/out" || { cat "$T/out"; fail "mkinitramfs did not name the shaolin hook"; }
+  echo "ok: mkinitramfs fails (exit $rc) on an invalid configuration: $(grep -m1 'refusing' "$T/out")"
+fi

@@ -142,7 +142,7 @@ final class Lab {
 
     /// Monotonic stamps (µs) of the lines of a node's log carrying `event` (and `extra`).
     func stamps(_ node: String, _ event: String, _ extra: String = "") -> [Int64] {
-        log(node).split(separator: "\n").filter { $0.contains("SHAOLIN_EVENT=\(event) ") && $0.contains(extra) }.compactMap { line in
+        log(node).split(separator: "\n").filter { $0.contains("SHAOLIN_EVENT=\(event) ") && (extra.isEmpty || $0.contains(extra)) }.compactMap { line in
             guard let r = line.range(of: "SHAOLIN_MONOTONIC_US=") else { return nil }
             return Int64(line[r.upperBound...].prefix { $0.isNumber })
         }
