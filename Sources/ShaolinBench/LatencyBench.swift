@@ -194,7 +194,7 @@ public enum LatencyBench {
         var seen = [Bool](repeating: false, count: links.count)
         while SystemClock.monotonicNanos() < end {
             for (i, l) in links.enumerated() {
-                l.drain { bytes in
+                l.drain(ready: true) { bytes in
                     if case .failure(let e) = codec.decode(bytes), e.reason == .heartbeat { seen[i] = true }
                 }
             }

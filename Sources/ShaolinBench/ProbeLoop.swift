@@ -161,7 +161,7 @@ public final class ProbeLoop {
         var total = 0
         for (i, l) in links.enumerated() {
             let r = recorders[i]
-            l.drain { bytes in
+            l.drain(ready: true) { bytes in
                 let now = SystemClock.monotonicNanos()
                 switch codec.decode(bytes) {
                 case .success(let f):

@@ -106,7 +106,7 @@ public final class Responder {
     func answerAll() -> Bool {
         var any = false
         for (i, l) in links.enumerated() {
-            l.drain { bytes in
+            l.drain(ready: true) { bytes in
                 let rx = SystemClock.monotonicNanos()
                 switch codec.decode(bytes) {
                 case .success(var f):

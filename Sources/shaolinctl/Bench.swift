@@ -52,7 +52,7 @@ extension Bench {
             o.intervalMs = intervalMs
             o.priority = priority
             o.budgetPerYear = budget
-            o.load = load.map { $0.split(separator: ",").map { String($0).trimmingSpaces() } } ?? []
+            o.load = load.map { $0.split(separator: ",").map { String($0).trimmingSpaces } } ?? []
             o.cyclictest = !noCyclictest
             o.drainMs = drainMs
             guard budget > 0 else { throw ValidationError("--budget must be positive") }
@@ -166,11 +166,3 @@ func printErrRaw(_ s: String) {
     _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }
 
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
-    }
-}

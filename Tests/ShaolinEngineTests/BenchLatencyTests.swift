@@ -135,17 +135,7 @@ import Testing
 // MARK: - The command in the lab
 
 extension Lab {
-    /// The shaolinctl next to the running test binary (same build configuration).
-    static let shaolinctl: String = {
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var dir = exe.deletingLastPathComponent()
-        while dir.path != "/" {
-            let c = dir.appendingPathComponent("shaolinctl").path
-            if FileManager.default.isExecutableFile(atPath: c) { return c }
-            dir.deleteLastPathComponent()
-        }
-        return repo.appendingPathComponent(".build/release/shaolinctl").path
-    }()
+    // Lab.shaolinctl (the binary next to shaolind) is defined in Support/ControlSocket.swift.
 
     static let ip = TestSystem.which("ip") ?? "/usr/sbin/ip"
     static let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
