@@ -20,6 +20,7 @@ public enum EngineCapabilities {
     /// every build today; the others guard paths the engine is growing (interface re-creation,
     /// configuration reload, in-process self-fence) — see docs/security.md.
     public static let kept: [(capability: CapabilitySet, why: String)] = [
+        (.chown, "give the control socket its group (control.group) when a live configuration reload changes it: root may only chown to a group it is not in with CAP_CHOWN"),
         (.netRaw, "open a new AF_PACKET socket for an Ethernet link whose interface was removed and re-created (a socket is bound to an interface index)"),
         (.ipcLock, "memory stays locked (mlockall MCL_FUTURE): every later allocation is locked too and would fail beyond RLIMIT_MEMLOCK without it"),
         (.sysNice, "re-apply SCHED_FIFO and the CPU affinity of the real-time thread (after a configuration reload, or for a real-time helper thread)"),

@@ -174,7 +174,7 @@ public final class EventLog: @unchecked Sendable {
         stopping = false
         pthread_mutex_unlock(&lock)
         do {
-            writer = try NormalThread.start { [self] in writerLoop() }
+            writer = try NormalThread.start(stackBytes: 512 * 1024) { [self] in writerLoop() }
         } catch {
             pthread_mutex_lock(&lock); writerRunning = false; pthread_mutex_unlock(&lock)
             write(.error, "cannot start the log writer thread (\(error)): logging directly")

@@ -10,6 +10,7 @@ public struct CapabilitySet: OptionSet, Sendable, Hashable, CustomStringConverti
     public init(rawValue: UInt64) { self.rawValue = rawValue }
     public init(number: Int32) { rawValue = number >= 0 && number < 64 ? 1 << UInt64(number) : 0 }
 
+    public static let chown = CapabilitySet(number: Int32(CAP_CHOWN))
     public static let netRaw = CapabilitySet(number: Int32(CAP_NET_RAW))
     public static let ipcLock = CapabilitySet(number: Int32(CAP_IPC_LOCK))
     public static let sysBoot = CapabilitySet(number: Int32(CAP_SYS_BOOT))

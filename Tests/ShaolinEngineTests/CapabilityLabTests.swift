@@ -38,7 +38,7 @@ import Testing
             lab.status("A")?.link("eth")?["alive"] as? Bool == true && lab.status("A")?.link("serial")?["alive"] as? Bool == true
         }
         let expected = EngineCapabilities.keptSet.hex
-        #expect(expected == "0000000000c06000")
+        #expect(expected == "0000000000c06001")
         for node in ["A", "B"] {
             let pid = try #require(lab.pid(node))
             let eff = Self.threadCaps(pid, "CapEff")

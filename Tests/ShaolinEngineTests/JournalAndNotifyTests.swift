@@ -171,7 +171,7 @@ private final class SingleNode {
         #expect(first("LEAVE")?["SHAOLIN_ROLE"] == "STOPPED")
         // Records made while ACTIVE carry the role.
         #expect(first("LEAVE")?["MESSAGE_ID"] == "e42dbb53f667472dbfdbe2885d11cb04")
-        if getuid() == 0 { #expect(first("CAPABILITIES_DROPPED")?["SHAOLIN_CAP_EFFECTIVE"] == "0000000000c06000") }
+        if getuid() == 0 { #expect(first("CAPABILITIES_DROPPED")?["SHAOLIN_CAP_EFFECTIVE"] == "0000000000c06001") }
         // Everything went to the journal, nothing to stderr.
         #expect(!node.stderrText.contains("SHAOLIN_EVENT="), "stderr: \(node.stderrText)")
 
