@@ -19,6 +19,8 @@ let package = Package(
         .executable(name: "shaolind", targets: ["shaolind"]),
         .executable(name: "shaolinctl", targets: ["shaolinctl"]),
         .library(name: "ShaolinCore", targets: ["ShaolinCore"]),
+        // For the web console's own package (web/), which builds on the core and the Linux layer.
+        .library(name: "ShaolinLinux", targets: ["ShaolinLinux"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

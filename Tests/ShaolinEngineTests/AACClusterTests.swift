@@ -45,6 +45,22 @@ import Testing
         try lab.wait(10, "A's rule running") { aacRules(lab, "A").first?["state"] as? String == "running" }
         #expect(aacRules(lab, "B").isEmpty)
 
+        // The rule through the control interface (shaolinctl over A's Unix socket): status
+        // lists it, disable/enable reach the supervisor, an unknown rule is a clear error.
+        let (sc, statusOut) = try lab.ctl("A", ["status", "--json"])
+        #expect(sc == 0 && statusOut.contains("\"svc\""), "status --json: \(statusOut)")
+        let (dc, dOut) = try lab.ctl("A", ["rule", "disable", "svc"])
+        #expect(dc == 0, "rule disable: \(dOut)")
+        try lab.wait(5, "rule disabled in the status") { aacRules(lab, "A").first?["enabled"] as? Bool == false }
+        let (ec, eOut) = try lab.ctl("A", ["rule", "enable", "svc"])
+        #expect(ec == 0, "rule enable: \(eOut)")
+        try lab.wait(5, "rule enabled and running again") {
+            let r = aacRules(lab, "A").first
+            return r?["enabled"] as? Bool == true && r?["state"] as? String == "running"
+        }
+        let (nc, nOut) = try lab.ctl("A", ["rule", "disable", "nosuch"])
+        #expect(nc == 1 && nOut.contains("no such rule") && nOut.contains("svc"), "unknown rule: \(nOut)")
+
         // The service dies and cannot start any more.
         _ = FileManager.default.createFile(atPath: "\(svc)/broken", contents: nil)
         kill(first, SIGKILL)
