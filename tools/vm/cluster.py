@@ -370,8 +370,14 @@ def scenario_failover(c, variant):
     if variant == "sigstop":
         check(t_a_exit > t_fail, "A's qemu was stopped by B's fence through A's BMC (it ran until then)")
         if EXPECT_WATCHDOG:
-            check(t_a_reset is not None and t_a_reset < t_a_exit,
-                  "A's i6300esb reset A after its engine froze (before B's fence powered it off)")
+            # A race by design: A's watchdog fires one timeout after its last keepalive, B's
+            # fence one deadtime plus one ipmitool round after A's last heartbeat; under TCG
+            # either may come first. Whichever does, B must not touch the root before it (checked
+            # below); the "watchdog" scenario proves the reset on its own.
+            if t_a_reset is not None and t_a_reset < t_a_exit:
+                log(f"ok: A's i6300esb reset A +{t_a_reset - t_fail:.1f}s after its engine froze, before B's fence")
+            else:
+                log(f"note: B's fence powered A off +{t_a_exit - t_fail:.1f}s after the freeze, before A's watchdog fired")
     t_dead = min(t for t in (t_a_exit, t_a_reset) if t is not None)
     t_b_root, line = b.console.find(ROOT_TOUCH)
     check(t_b_root > t_dead, f"B touched the root only after A was dead (A dead at {t_dead:.1f}s, B's first root step at {t_b_root:.1f}s: {line.strip()[:60]})")
@@ -383,7 +389,7 @@ def scenario_failover(c, variant):
     b.console.send("status\n")
     _, st = b.console.wait_for("SHAOLIN-TEST: STATUS", 60, after=t_b_mu)
     counters = ", ".join(f"{n}: lost {l} late {t}" for n, l, t in
-                         re.findall(r'"name":"([^"]+)".*?"lost":(\d+),"late":(\d+)', st))
+                         re.findall(r'"name":\s*"([^"]+)",\s*"id":\s*\d+.*?"lost":\s*(\d+).*?"late":\s*(\d+)', st))
     log(f"B's view of A's heartbeats: {counters}")
     for v in c.vms:
         v.kill()
