@@ -358,7 +358,11 @@ func num(_ o: [String: Any], _ path: String...) -> Double {
         let a0 = link(calm, "eth")["advice"] as? [String: Any] ?? [:]
         let a1 = link(stalled, "eth")["advice"] as? [String: Any] ?? [:]
         #expect(num(link(stalled, "eth"), "rtt_us", "max") >= 250_000)
-        #expect(num(a1, "tail_allowance_ms") >= 250, "\(a1)")
+        // A 300 ms stop of the responder: its replies are late by up to 300 ms, but the one-way
+        // share of a round trip is estimated as half of it, and whether the stop also shows as
+        // the peer's loop lateness depends on where in its loop the SIGSTOP lands: the tail
+        // allowance lies between about 150 and 300 ms (216 ms seen on a loaded run).
+        #expect(num(a1, "tail_allowance_ms") >= 120, "\(a1)")
         #expect(num(a1, "deadtime_ms") > num(a0, "deadtime_ms"), "calm \(a0["deadtime_ms"] ?? "") stalled \(a1["deadtime_ms"] ?? "")")
         #expect(a1["tail_dominated"] as? Bool == true)
         let flags = a1["flags"] as? [String] ?? []
