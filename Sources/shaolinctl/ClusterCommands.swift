@@ -87,19 +87,7 @@ struct Switchover: ParsableCommand {
     @Option(name: .long, help: "Wait up to this many seconds for the handover to finish (0: do not wait).")
     var wait: Double = 0
 
-    func run() throws {
-        var before: JSONValue = .null
-        try runClient(connection) { () throws(ClientError) in
-            let c = try connection.connect()
-            if wait > 0 { before = try c.call(.status) }
-            let r = try c.call(.switchover)
-            report(connection, r, "\(c.nodeName): \(Fmt.str(r["message"]))")
-        }
-        if wait > 0 {
-            let code = HandoverWait.wait(connection, seconds: wait, before: before)
-            if code != 0 { throw ExitCode(code) }
-        }
-    }
+    func run() throws { try requestHandover(.switchover, connection, wait: wait) }
 }
 
 struct Standby: ParsableCommand {
@@ -109,18 +97,22 @@ struct Standby: ParsableCommand {
     @Option(name: .long, help: "Wait up to this many seconds for the handover to finish (0: do not wait).")
     var wait: Double = 0
 
-    func run() throws {
-        var before: JSONValue = .null
-        try runClient(connection) { () throws(ClientError) in
-            let c = try connection.connect()
-            if wait > 0 { before = try c.call(.status) }
-            let r = try c.call(.standby)
-            report(connection, r, "\(c.nodeName): \(Fmt.str(r["message"]))")
-        }
-        if wait > 0 {
-            let code = HandoverWait.wait(connection, seconds: wait, before: before)
-            if code != 0 { throw ExitCode(code) }
-        }
+    func run() throws { try requestHandover(.standby, connection, wait: wait) }
+}
+
+/// Switchover and standby: send the request and, with `--wait`, follow the handover until the
+/// peer is ACTIVE (HandoverWait), exiting with its code.
+func requestHandover(_ operation: ControlOperation, _ connection: ConnectionOptions, wait: Double) throws {
+    var before: JSONValue = .null
+    try runClient(connection) { () throws(ClientError) in
+        let c = try connection.connect()
+        if wait > 0 { before = try c.call(.status) }
+        let r = try c.call(operation)
+        report(connection, r, "\(c.nodeName): \(Fmt.str(r["message"]))")
+    }
+    if wait > 0 {
+        let code = HandoverWait.wait(connection, seconds: wait, before: before)
+        if code != 0 { throw ExitCode(code) }
     }
 }
 
