@@ -13,6 +13,11 @@ class Lab:
     def sh(self, *args, check=True):
         subprocess.run([LAB, *args], env=self.env, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    def out(self, *args, check=True):
+        """Runs a lab.sh command and returns what it printed (stdout and stderr)."""
+        return subprocess.run([LAB, *args], env=self.env, check=check, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True).stdout
+
     def up(self, ka, dt):
         self.sh("up", str(ka), str(dt))
 
@@ -48,6 +53,16 @@ class Lab:
             return open(f"{self.dir}/{n}.log").read()
         except OSError:
             return ""
+
+    def event_us(self, n, event, after=0, extra=""):
+        """CLOCK_MONOTONIC time (µs, SHAOLIN_MONOTONIC_US) of node n's first EVENT log record at or
+        after `after` whose line also contains `extra`; None if there is none."""
+        for line in self.log(n).splitlines():
+            if f"SHAOLIN_EVENT={event} " in line + " " and extra in line:
+                m = re.search(r"SHAOLIN_MONOTONIC_US=(\d+)", line)
+                if m and int(m.group(1)) >= after:
+                    return int(m.group(1))
+        return None
 
     def settle(self, secs=20):
         return wait(lambda: (self.role("A"), self.role("B")) == ("ACTIVE", "STANDBY"), secs)
@@ -139,6 +154,11 @@ def cyclictest_result(histfile):
         return mx
 
     return {"count": n, "p50": p(50), "p99": p(99), "p99_9": p(99.9), "max": mx, "overflow": overflow}
+
+
+def now_us():
+    """CLOCK_MONOTONIC in µs: the clock of the engines' SHAOLIN_MONOTONIC_US stamps."""
+    return time.monotonic_ns() // 1000
 
 
 def pct(xs, p):

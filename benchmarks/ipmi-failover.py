@@ -17,34 +17,16 @@ Python's time.monotonic_ns() (the same clock).
 
 usage: benchmarks/ipmi-failover.py [RUNS] [KEEPALIVE_MS] [DEADTIME_MS]
 """
-import os, re, signal, subprocess, sys, time
+import os, signal, sys, time
+from benchlib import Lab, wait, now_us
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 ka = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 dt = int(sys.argv[3]) if len(sys.argv) > 3 else 300
-repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-lab = os.path.join(repo, "tools", "lab.sh")
-env = dict(os.environ, LAB_ID="ipbn", LAB_DIR="/tmp/shaolin-lab-ipbn", LAB_FENCE="ipmi", STARTUP_MS="1000")
-d = env["LAB_DIR"]
-
-
-def sh(*a, check=True):
-    return subprocess.run([lab, *a], env=env, check=check, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
-
-
-def role(n):
-    try:
-        m = re.search(r'"role": "([A-Z]+)"', open(f"{d}/{n}.status.json").read())
-        return m.group(1) if m else None
-    except OSError:
-        return None
-
-
-def pid(n):
-    try:
-        return int(open(f"{d}/{n}.pid").read())
-    except (OSError, ValueError):  # absent, or being written
-        return None
+lab = Lab("ipbn", LAB_FENCE="ipmi", STARTUP_MS="1000")
+sh = lab.out
+pid = lab.pid
+role = lab.role
 
 
 def running(p):
@@ -54,32 +36,14 @@ def running(p):
         return False
 
 
-def wait(cond, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return False
-
-
-def now_us():
-    return time.monotonic_ns() // 1000
-
-
 def stamp(node, event, after, extra=""):
-    for line in open(f"{d}/{node}.log"):
-        if f"SHAOLIN_EVENT={event} " in line and extra in line:
-            t = int(re.search(r"SHAOLIN_MONOTONIC_US=(\d+)", line).group(1))
-            if t >= after:
-                return t
-    return None
+    return lab.event_us(node, event, after, extra)
 
 
 def power_on(node, expect_role):
     old = pid(node)
     sh("ipmi", node, "chassis", "power", "on")
-    if not wait(lambda: pid(node) not in (None, old) and role(node) == expect_role, 20):
+    if not wait(lambda: pid(node) not in (None, old) and role(node) == expect_role, 20, step=0.01):
         raise RuntimeError(f"{node} did not come back as {expect_role}")
 
 
@@ -88,7 +52,7 @@ def failover(victim, survivor, sig):
     time.sleep(0.5)
     t0 = now_us()
     os.kill(pid(victim), sig)
-    if not wait(lambda: role(survivor) == "ACTIVE", 20):
+    if not wait(lambda: role(survivor) == "ACTIVE", 20, step=0.01):
         raise RuntimeError(f"no takeover by {survivor}")
     time.sleep(0.05)
     dead = stamp(survivor, "PEER_DEAD", t0)
@@ -124,7 +88,7 @@ crash, hang, ref_off, ref_status, errors = [], [], [], [], 0
 for i in range(runs):
     try:
         sh("up", str(ka), str(dt))
-        if not wait(lambda: role("A") == "ACTIVE" and role("B") == "STANDBY", 20):
+        if not lab.settle(20):
             raise RuntimeError("cluster did not settle")
         crash.append(failover("A", "B", signal.SIGKILL))
         power_on("A", "STANDBY")
@@ -142,7 +106,7 @@ for i in range(runs):
         errors += 1
         print(f"run {i + 1}: {e}", file=sys.stderr)
     finally:
-        sh("down", check=False)
+        lab.down()
 
 
 def stats(xs):

@@ -2,7 +2,12 @@
  * and ShaolinEngineTests' HeartbeatAllocationTests).
  *
  * Counts malloc/calloc/realloc/posix_memalign/aligned_alloc/memalign/valloc calls per thread.
- * A helper thread (all signals blocked, so the engine's signalfd still gets SIGTERM) writes
+ *
+ * Two ways to read the counts:
+ * - In-process windows (ShaolinLinuxTests' AllocationTests): a thread calls shaolin_alloc_begin(),
+ *   runs the code under test, and shaolin_alloc_end() returns how many allocations that thread
+ *   made in between (found with dlsym(RTLD_DEFAULT, ...)).
+ * - A running process (SHAOLIN_MALLOC_COUNT_DIR set): a helper thread (all signals blocked, so the engine's signalfd still gets SIGTERM) writes
  * "$SHAOLIN_MALLOC_COUNT_DIR/<pid>.mallocs" every 100 ms: one "tid count" line per thread that
  * allocated, written to a temporary file and renamed, using no allocation itself.
  *
@@ -25,6 +30,11 @@
 static _Atomic int slot_tid[SLOTS];
 static _Atomic long slot_count[SLOTS];
 static __thread int my_slot = -1;
+static __thread int window_open;
+static __thread long window_count;
+
+void shaolin_alloc_begin(void) { window_count = 0; window_open = 1; }
+long shaolin_alloc_end(void) { window_open = 0; return window_count; }
 
 static void *(*real_malloc)(size_t);
 static void *(*real_calloc)(size_t, size_t);
@@ -51,6 +61,7 @@ static void resolve(void) {
 }
 
 static void count(void) {
+    if (window_open) window_count++;
     if (my_slot < 0) {
         int tid = (int)syscall(SYS_gettid);
         int s = tid % SLOTS;

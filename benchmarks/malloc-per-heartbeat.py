@@ -10,7 +10,8 @@ baud, so its send-drop path is exercised too. Target: 0 after warm-up.
 
 usage: benchmarks/malloc-per-heartbeat.py [HEARTBEATS] [KEEPALIVE_MS] [DEADTIME_MS]
 """
-import json, os, re, subprocess, sys, time
+import os, subprocess, sys, time
+from benchlib import Lab, wait
 
 beats = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
 ka = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -25,16 +26,9 @@ subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", f"{work}/malloc-count.so"
 with open(f"{work}/shaolind", "w") as f:
     f.write(f"#!/bin/sh\nexport LD_PRELOAD={work}/malloc-count.so SHAOLIN_MALLOC_COUNT_DIR={work}\nexec {shaolind} \"$@\"\n")
 os.chmod(f"{work}/shaolind", 0o755)
-env = dict(os.environ, LAB_ID="mallc", LAB_DIR="/tmp/shaolin-lab-mallc", SHAOLIND=f"{work}/shaolind")
-d = env["LAB_DIR"]
-lab = [f"{repo}/tools/lab.sh"]
-
-
-def status(n):
-    try:
-        return json.load(open(f"{d}/{n}.status.json"))
-    except (OSError, ValueError):
-        return None
+lab = Lab("mallc", SHAOLIND=f"{work}/shaolind")
+d = lab.dir
+status = lab.status
 
 
 def sent(n):
@@ -52,19 +46,10 @@ def rt_count(n):
     return 0, policy
 
 
-def wait(cond, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 load = open("/proc/loadavg").read().split()[:3]
-subprocess.run(lab + ["up", str(ka), str(dt)], env=env, check=True)
+lab.up(ka, dt)
 try:
-    if not wait(lambda: (status("A") or {}).get("role") == "ACTIVE" and (status("B") or {}).get("role") == "STANDBY", 20):
+    if not lab.settle(20):
         sys.exit("cluster did not settle")
     time.sleep(3)   # warm-up: first frames, first status files, link state, histogram growth
     c0 = {n: rt_count(n)[0] for n in "AB"}
@@ -80,7 +65,7 @@ try:
                          eth_sent=st["links"][0]["sent"], serial_drops=st["links"][1]["send_drops"])
     secs = time.time() - t0
 finally:
-    subprocess.run(lab + ["down"], env=env)
+    lab.down()
     subprocess.run(["rm", "-rf", work])
 
 print(f"allocations on the real-time thread, keepalive {ka} ms, after 3 s warm-up, {secs:.1f} s (load {' '.join(load)})")

@@ -1,8 +1,8 @@
 // Checks that the real-time paths do not allocate.
 //
-// The parent test builds a tiny LD_PRELOAD library that counts malloc/calloc/realloc/
-// posix_memalign/aligned_alloc calls per thread between two markers, then re-runs this test
-// binary with only `AllocationChild` enabled under it. The child exercises the real-time
+// The parent test builds the LD_PRELOAD library benchmarks/malloc-count.c, which counts
+// malloc/calloc/realloc/posix_memalign/aligned_alloc/memalign/valloc calls per thread between
+// two markers, then re-runs this test binary with only `AllocationChild` enabled under it. The child exercises the real-time
 // calls in a loop and prints what the library counted. The interposer lives only in that
 // child process, so no other test sees it.
 import Foundation
@@ -13,46 +13,10 @@ import ShaolinLinux
 import SystemPackage
 import Testing
 
-private let interposerSource = #"""
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <stddef.h>
-static __thread int counting;
-static __thread long count;
-static void *(*real_malloc)(size_t);
-static void *(*real_calloc)(size_t, size_t);
-static void *(*real_realloc)(void *, size_t);
-static int (*real_posix_memalign)(void **, size_t, size_t);
-static void *(*real_aligned_alloc)(size_t, size_t);
-static char bootstrap[4096];
-static size_t bootstrap_used;
-static int resolving;
-static void resolve(void) {
-    if (real_malloc || resolving) return;
-    resolving = 1;
-    real_calloc = dlsym(RTLD_NEXT, "calloc");
-    real_realloc = dlsym(RTLD_NEXT, "realloc");
-    real_posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
-    real_aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
-    real_malloc = dlsym(RTLD_NEXT, "malloc");
-    resolving = 0;
-}
-void shaolin_alloc_begin(void) { count = 0; counting = 1; }
-long shaolin_alloc_end(void) { counting = 0; return count; }
-void *malloc(size_t n) { resolve(); if (counting) count++; return real_malloc(n); }
-void *calloc(size_t a, size_t b) {
-    if (!real_calloc) {  /* dlsym itself may calloc while we resolve */
-        size_t n = (a * b + 15) & ~(size_t)15;
-        if (bootstrap_used + n > sizeof bootstrap) return NULL;
-        void *p = bootstrap + bootstrap_used; bootstrap_used += n; return p;
-    }
-    if (counting) count++;
-    return real_calloc(a, b);
-}
-void *realloc(void *p, size_t n) { resolve(); if (counting) count++; return real_realloc(p, n); }
-int posix_memalign(void **p, size_t a, size_t n) { resolve(); if (counting) count++; return real_posix_memalign(p, a, n); }
-void *aligned_alloc(size_t a, size_t n) { resolve(); if (counting) count++; return real_aligned_alloc(a, n); }
-"""#
+/// The LD_PRELOAD counter shared with the benchmarks (its in-process window markers).
+private let interposerSource = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("benchmarks/malloc-count.c").path
 
 private let childEnvironment = "SHAOLIN_ALLOCATION_CHILD"
 
@@ -61,8 +25,7 @@ private let childEnvironment = "SHAOLIN_ALLOCATION_CHILD"
         let dir = "/tmp/shaolin-alloc-\(getpid())"
         try run(["mkdir", "-p", dir])
         defer { _ = try? run(["rm", "-rf", dir], check: false) }
-        try interposerSource.write(toFile: "\(dir)/count.c", atomically: true, encoding: .utf8)
-        try run(["cc", "-shared", "-fPIC", "-O2", "-o", "\(dir)/count.so", "\(dir)/count.c", "-ldl"])
+        try run(["cc", "-shared", "-fPIC", "-O2", "-o", "\(dir)/count.so", interposerSource, "-ldl", "-lpthread"])
 
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
