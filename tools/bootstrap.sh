@@ -10,7 +10,9 @@ PKGS=(socat iproute2 procps ipmitool openipmi nftables stress-ng rt-tests fence-
       # the test builds its own initramfs from a copy of /etc/initramfs-tools
       qemu-system-x86 qemu-utils initramfs-tools busybox linux-image-amd64 kmod cpio e2fsprogs binutils make
       # the AAC agents' tests against real services
-      curl openssl apache2 mariadb-server mariadb-client)
+      curl openssl apache2 mariadb-server mariadb-client
+      # the web console's browser test (tools/web-test.sh): headless Chromium and a font for it
+      chromium fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -4,9 +4,10 @@
 Starts a two-namespace lab cluster (tools/lab.sh, each node with its control socket),
 shaolin-web in front of both sockets, and headless Chromium (Debian's package) driven over
 the Chrome DevTools protocol through --remote-debugging-pipe (stdlib only). Like an operator
-it: is sent to the login page, fails with a wrong password, logs in, sees both nodes, asks
-for a switchover (confirmation dialog) and watches the roles swap on the dashboard without a
-page reload, saves a bad configuration and sees the engine validator's error, saves a good
+it: is sent to the login page, fails with a wrong password, logs in, sees both nodes, stops
+and starts node A's AAC rule and resets its statistics (confirmation dialogs; the service
+really stops and is not restarted behind the operator's back), asks for a switchover
+(confirmation dialog) and watches the roles swap on the dashboard without a page reload, saves a bad configuration and sees the engine validator's error, saves a good
 one and applies it (reload on the ACTIVE + the boot-image command). Screenshots go to
 docs/ (--screenshots DIR to change, --no-screenshots to skip).
 
@@ -218,7 +219,54 @@ def main():
     work = tempfile.mkdtemp(prefix="shaolin-web-browser-")
     lab_id = f"w{os.getpid() % 100000}"
     lab_dir = os.path.join(work, "lab")
-    env = dict(os.environ, LAB_ID=lab_id, LAB_DIR=lab_dir, SHAOLIND=shaolind, KEEP_LAB="1")
+    # Node A watches a "service" (a detached sleep started by a script, killed by PID at the
+    # end) with an AAC rule and the built-in process agent.
+    svc = os.path.join(work, "svc")
+    os.makedirs(svc)
+    start_script = os.path.join(svc, "start-service")
+    with open(start_script, "w") as f:
+        f.write(f"""#!/bin/bash
+setsid sleep 100000 </dev/null >/dev/null 2>&1 &
+pid=$!
+echo $pid >> "{svc}/all.pids"
+for _ in $(seq 1 200); do [ "$(cat /proc/$pid/comm 2>/dev/null)" = sleep ] && break; sleep 0.01; done
+echo $pid > "{svc}/svc.pid"
+echo "started $pid"
+""")
+    os.chmod(start_script, 0o755)
+    rule_a = f"""
+[aac]
+agent_dir = "{os.path.join(HERE, 'agents')}"
+
+[[aac.rule]]
+name = "web"
+description = "the web front end (process agent)"
+agent = "process"
+params = {{ pidfile = "{svc}/svc.pid", name = "sleep" }}
+interval_ms = 500
+startup_grace_ms = 0
+start = ["{start_script}"]
+max_restarts = 2
+restart_window_ms = 60000
+failover = true
+"""
+    env = dict(os.environ, LAB_ID=lab_id, LAB_DIR=lab_dir, SHAOLIND=shaolind, KEEP_LAB="1", EXTRA_CONF_A=rule_a)
+
+    def service_pid():
+        try:
+            return int(open(os.path.join(svc, "svc.pid")).read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        try:  # a zombie is gone too
+            return open(f"/proc/{pid}/stat").read().split(") ", 1)[1][0] != "Z"
+        except OSError:
+            return False
     results = []
     web_proc = cdp = None
     web_log = open(os.path.join(work, "shaolin-web.log"), "w+")
@@ -236,7 +284,8 @@ def main():
             raise
 
     try:
-        print("== lab cluster (two namespaces, veth + pty, control sockets)", flush=True)
+        subprocess.run([start_script], check=True, stdout=subprocess.DEVNULL)
+        print("== lab cluster (two namespaces, veth + pty, control sockets; an AAC rule on A)", flush=True)
         subprocess.run([os.path.join(HERE, "tools", "lab.sh"), "up", "100", "600"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         password = "operator-pass-42"
@@ -312,6 +361,45 @@ local = true
             if shots:
                 b.screenshot(os.path.join(shots, "web-dashboard.png"))
         check("see both nodes: A ACTIVE, B STANDBY, links up, sparklines", both_nodes)
+
+        def rule_cell(what):
+            return b.js(f"(document.querySelector('#node-A tr[data-rule-row=web] [data-rule-{what}]') || {{}}).textContent || ''")
+
+        def confirm(selector, shot=None):
+            b.click(selector)
+            b.wait(lambda: b.js("document.getElementById('confirm').open"), 5, f"the confirmation dialog of {selector}")
+            if shot:
+                b.screenshot(os.path.join(shots, shot), full=False)
+            b.click("#confirm-ok")
+
+        def aac_rule():
+            b.wait(lambda: rule_cell("state").startswith("running"), 15, "A's rule 'web' running")
+            first = service_pid()
+            assert first and alive(first), f"service pid {first}"
+            # Stop: the dialog says what happens; the service stops and the AAC leaves it stopped.
+            confirm("#node-A button[data-op=rule-stop][data-rule=web]", "web-confirm-rule-stop.png" if shots else None)
+            b.wait(lambda: "rule-stop on A: accepted" in b.text("#action-result"), 10, "the stop accepted")
+            b.wait(lambda: rule_cell("state").startswith("stopped"), 10, "the rule shown stopped")
+            b.wait(lambda: not alive(first), 15, "the service stopped by its agent")
+            b.wait(lambda: rule_cell("operator").startswith("stop by the operator: done"), 10, "the stop's outcome on the page")
+            time.sleep(2)  # four check intervals: a monitored rule would have restarted it
+            assert service_pid() == first and not alive(first), "the AAC started the stopped service again"
+            assert role("A") == "ACTIVE" and role("B") == "STANDBY", "a stopped service must not fail over"
+            if shots:
+                b.screenshot(os.path.join(shots, "web-dashboard-rule-stopped.png"))
+            # Start: a new service process, monitored again.
+            confirm("#node-A button[data-op=rule-start][data-rule=web]")
+            b.wait(lambda: rule_cell("state").startswith("running") and service_pid() != first, 15, "the rule running again")
+            assert alive(service_pid()), "the started service is not running"
+            assert "start by the operator: done" in rule_cell("operator"), rule_cell("operator")
+            # Reset statistics: the checks count starts again from zero.
+            b.wait(lambda: int(rule_cell("checks") or 0) >= 4, 15, "a few checks counted")
+            before = int(rule_cell("checks"))
+            confirm("#node-A button[data-op=rule-reset-statistics][data-rule=web]")
+            b.wait(lambda: "rule-reset-statistics on A: accepted" in b.text("#action-result"), 10, "the reset accepted")
+            b.wait(lambda: int(rule_cell("checks") or 0) < before, 10, f"checks below {before} after the reset")
+            assert rule_cell("state").startswith("running"), rule_cell("state")
+        check("AAC rule: stop (service stopped, not restarted, no failover), start, reset statistics", aac_rule)
 
         def switchover():
             b.js("window.__sameDocument = 'yes'")
@@ -418,7 +506,8 @@ local = true
         def audited():
             web_log.seek(0)
             log = web_log.read()
-            for needle in ("login: failed", "login: ok", "switchover on A: ok", "config save", "refused", "config apply: ok"):
+            for needle in ("login: failed", "login: ok", "rule-stop web on A: ok", "rule-start web on A: ok",
+                           "rule-reset-statistics web on A: ok", "switchover on A: ok", "config save", "refused", "config apply: ok"):
                 assert needle in log, f"audit record '{needle}' missing"
         check("every action is in the audit trail", audited)
     except Exception:
@@ -438,6 +527,15 @@ local = true
                 web_proc.wait()
         subprocess.run([os.path.join(HERE, "tools", "lab.sh"), "down"], env=dict(env, KEEP_LAB=""),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The test's own service processes, by PID.
+        try:
+            for line in open(os.path.join(svc, "all.pids")):
+                try:
+                    os.kill(int(line), signal.SIGKILL)
+                except (ValueError, ProcessLookupError):
+                    pass
+        except OSError:
+            pass
         failed = [r for r in results if not r[1]]
         if failed:
             web_log.seek(0)

@@ -216,9 +216,10 @@ struct Log: ParsableCommand {
 
 struct Rule: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Enable, disable or restart an Application Availability Control rule.")
+        abstract: "Enable, disable, start, stop or restart an Application Availability Control rule, or reset its statistics.",
+        discussion: "start runs the rule's start action and monitors the rule again; stop stops the service through its agent and stops monitoring it (no restart, no failover) until start or enable; reset-statistics zeroes the rule's counters and restart budget. start, stop and restart act on the ACTIVE node only and run in the background: see the rule in shaolinctl status.")
     @OptionGroup var connection: ConnectionOptions
-    @Argument(help: "enable, disable or restart.") var action: RuleActionArgument
+    @Argument(help: "enable, disable, start, stop, restart or reset-statistics.") var action: RuleActionArgument
     @Argument(help: "The rule's name (see shaolinctl status).") var name: String
 
     func run() throws {

@@ -9,7 +9,7 @@ import ShaolinCore
 struct Menu: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Full-screen live console: status of both nodes and operator actions with confirmation.",
-        discussion: "Keys: Left/Right (or Tab) choose an action, Enter runs it, or press its letter: s switchover, b standby, m maintenance on/off, f fence-confirm, r reload, a AAC rules, q quit. Every action asks for confirmation.")
+        discussion: "Keys: Left/Right (or Tab) choose an action, Enter runs it, or press its letter: s switchover, b standby, m maintenance on/off, f fence-confirm, r reload, a AAC rules (e enable, d disable, s start, t stop, r restart, z reset statistics), q quit. Every action asks for confirmation.")
     @OptionGroup var connection: ConnectionOptions
     @Option(name: .long, help: "Seconds between status refreshes.")
     var interval: Double = 0.5
@@ -262,7 +262,7 @@ final class MenuUI {
             }
         case .rules:
             mode = .rules(selected: 0)
-            message = rules.isEmpty ? "No AAC rules are configured on \(nodeName). Esc to go back." : "Up/Down choose a rule; e enable, d disable, r restart; Esc back."
+            message = rules.isEmpty ? "No AAC rules are configured on \(nodeName). Esc to go back." : "Up/Down choose a rule; e enable, d disable, s start, t stop, r restart, z reset statistics; Esc back."
         }
     }
 
@@ -279,11 +279,21 @@ final class MenuUI {
             switch b {
             case UInt8(ascii: "e"): action = .enable
             case UInt8(ascii: "d"): action = .disable
+            case UInt8(ascii: "s"): action = .start
+            case UInt8(ascii: "t"): action = .stop
             case UInt8(ascii: "r"): action = .restart
+            case UInt8(ascii: "z"): action = .resetStatistics
             default: action = nil
             }
             guard let action else { return }
-            mode = .confirm("Rule \(name): \(action.rawValue)? [y/N]") { [self] in
+            let what: String
+            switch action {
+            case .stop: what = "stop the service and stop monitoring it (no restart, no failover)"
+            case .start: what = "start the service and monitor it again"
+            case .resetStatistics: what = "reset its counters"
+            default: what = action.rawValue
+            }
+            mode = .confirm("Rule \(name): \(what)? [y/N]") { [self] in
                 perform(.rule(action: action, name: name))
                 mode = .rules(selected: sel)
             }
@@ -373,7 +383,7 @@ final class MenuUI {
         switch mode {
         case .confirm(let q, _): add(" " + q, bold)
         case .typed(let q, _, let entered, _): add(" " + q + " " + entered + "_", bold)
-        case .rules: add(" AAC rules: Up/Down choose, e enable, d disable, r restart, Esc back", bold)
+        case .rules: add(" AAC rules: Up/Down choose, e enable, d disable, s start, t stop, r restart, z reset statistics, Esc back", bold)
         case .main: add(" Left/Right choose, Enter run, or press the letter. q quits.")
         }
         add(" " + message)

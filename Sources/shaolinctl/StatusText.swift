@@ -77,10 +77,14 @@ enum Fmt {
     }
 
     static func ruleLine(_ r: JSONValue) -> String {
-        var t = col(str(r["name"]), 14) + " " + col(bool(r["enabled"]) ? str(r["state"]) : "disabled", 10)
+        // A rule the operator stopped is not enabled either; its state says "stopped".
+        let state = str(r["state"])
+        var t = col(str(r["name"]), 14) + " " + col(bool(r["enabled"]) || state == "stopped" ? state : "disabled", 10)
         t += " checks \(int(r["checks"]))  failures \(int(r["failures"]))  restarts \(int(r["restarts_in_window"]))/\(int(r["max_restarts"]))"
         t += bool(r["failover"]) ? "  failover" : ""
         if let res = r["last_result"]?.stringValue, !res.isEmpty { t += "  last: \(res)" }
+        if bool(r["operator_action_pending"]) { t += "  (operator start/stop running)" }
+        if let op = r["last_operator_action"]?.stringValue, !op.isEmpty { t += "  [\(op)]" }
         return t
     }
 

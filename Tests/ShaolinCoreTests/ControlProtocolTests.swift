@@ -105,6 +105,11 @@ import ShaolinCore
             (#"{"op":"reload","dry_run":true}"#, .reload(dryRun: true)), (#"{"op":"log"}"#, .log(lines: 50, since: nil)),
             (#"{"op":"log","lines":5,"since":9}"#, .log(lines: 5, since: 9)),
             (#"{"op":"rule","action":"restart","name":"web"}"#, .rule(action: .restart, name: "web")),
+            (#"{"op":"rule","action":"enable","name":"web"}"#, .rule(action: .enable, name: "web")),
+            (#"{"op":"rule","action":"disable","name":"web"}"#, .rule(action: .disable, name: "web")),
+            (#"{"op":"rule","action":"start","name":"web"}"#, .rule(action: .start, name: "web")),
+            (#"{"op":"rule","action":"stop","name":"db"}"#, .rule(action: .stop, name: "db")),
+            (#"{"op":"rule","action":"reset-statistics","name":"web"}"#, .rule(action: .resetStatistics, name: "web")),
         ]
         for (text, op) in cases {
             guard case .success(let r) = decode(text) else { Issue.record("rejected \(text)"); continue }
@@ -130,7 +135,9 @@ import ShaolinCore
             (#"{"op":"maintenance","on":"yes"}"#, .badRequest, "true or false"),
             (#"{"op":"log","lines":0}"#, .badRequest, "\"lines\""),
             (#"{"op":"log","lines":100000}"#, .badRequest, "\"lines\""),
-            (#"{"op":"rule","action":"explode","name":"x"}"#, .badRequest, "enable, disable, restart"),
+            (#"{"op":"rule","action":"explode","name":"x"}"#, .badRequest, "one of enable, disable, start, stop, restart, reset-statistics"),
+            (#"{"op":"rule","action":"reset_statistics","name":"x"}"#, .badRequest, "reset-statistics"),
+            (#"{"op":"rule","action":7,"name":"x"}"#, .badRequest, "rule needs \"action\""),
             (#"{"op":"rule","action":"enable"}"#, .badRequest, "needs \"name\""),
             (#"{"op":"auth","client_nonce":"zz","mac":"00"}"#, .badRequest, "client_nonce"),
             (#"{"op":"status","id":[1]}"#, .badRequest, "\"id\" must be"),

@@ -61,9 +61,41 @@ import Testing
         let (nc, nOut) = try lab.ctl("A", ["rule", "disable", "nosuch"])
         #expect(nc == 1 && nOut.contains("no such rule") && nOut.contains("svc"), "unknown rule: \(nOut)")
 
+        // stop: the service is stopped through its agent and no longer monitored — not
+        // restarted, no failover, B stays STANDBY.
+        let (pc, pOut) = try lab.ctl("A", ["rule", "stop", "svc"])
+        #expect(pc == 0 && pOut.contains("not monitored"), "rule stop: \(pOut)")
+        try lab.wait(10, "rule stopped, its service gone") {
+            aacRules(lab, "A").first?["state"] as? String == "stopped" && !TestSystem.isRunning(first)
+        }
+        try lab.wait(10, "the stop's outcome in the status") {
+            (aacRules(lab, "A").first?["last_operator_action"] as? String ?? "").hasPrefix("stop by the operator: done")
+        }
+        let (rc, rOut) = try lab.ctl("A", ["rule", "restart", "svc"])
+        #expect(rc == 1 && rOut.contains("stopped by the operator"), "restart of a stopped rule: \(rOut)")
+        let (sbc, sbOut) = try lab.ctl("B", ["rule", "stop", "svc"])
+        #expect(sbc == 1 && sbOut.contains("no such rule"), "stop on B: \(sbOut)")
+        usleep(1_000_000)
+        #expect(AACTest.servicePID(svc) == first, "the AAC started the stopped service again")
+        #expect(lab.roles == ("ACTIVE", "STANDBY"))
+        // start: the rule's start command, monitored again.
+        let (stc, stOut) = try lab.ctl("A", ["rule", "start", "svc"])
+        #expect(stc == 0, "rule start: \(stOut)")
+        try lab.wait(10, "rule started and running") {
+            aacRules(lab, "A").first?["state"] as? String == "running" && AACTest.servicePID(svc) != first
+        }
+        let (ac, aOut) = try lab.ctl("A", ["rule", "start", "svc"])
+        #expect(ac == 1 && aOut.contains("is monitored and its service is running") && aOut.contains("use restart"), "start of a running rule: \(aOut)")
+        // reset-statistics: the counters start again from zero.
+        let checksBefore = aacRules(lab, "A").first?["checks"] as? Int ?? 0
+        let (zc, zOut) = try lab.ctl("A", ["rule", "reset-statistics", "svc"])
+        #expect(zc == 0 && zOut.contains("reset"), "rule reset-statistics: \(zOut)")
+        try lab.wait(5, "counters reset") { (aacRules(lab, "A").first?["checks"] as? Int ?? .max) < checksBefore }
+        let current = try #require(AACTest.servicePID(svc))
+
         // The service dies and cannot start any more.
         _ = FileManager.default.createFile(atPath: "\(svc)/broken", contents: nil)
-        kill(first, SIGKILL)
+        kill(current, SIGKILL)
         var bothActive = 0
         let took = try lab.wait(30, "B ACTIVE after A's handover") {
             let r = lab.roles
@@ -95,6 +127,6 @@ import Testing
         #expect(aLog.contains("SHAOLIN_EVENT=HANDOVER_DONE"))
         #expect(bLog.contains("SHAOLIN_EVENT=FENCE_CONFIRMED"))
         // Nothing was started after the rule failed: the last pid is still the killed one.
-        #expect(AACTest.servicePID(svc) == first)
+        #expect(AACTest.servicePID(svc) == current)
     }
 }

@@ -50,7 +50,25 @@ final class TmuxScreen {
 // Part of ControlLabTests (serialized): one control lab at a time next to the other lab suites.
 extension ControlLabTests {
     @Test func operatorWatchesTheClusterAndActsFromTheMenu() throws {
-        let lab = Lab("menu", env: ["TERM": "xterm-256color"])
+        // A watches a "service" (a detached sleep, killed by PID at the end) with an AAC rule.
+        let svc = try TestSystem.makeTempDirectory("shaolin-menu-aac")
+        defer { AACTest.cleanUp(svc) }
+        let start = try AACTest.serviceStartScript(svc)
+        #expect(try AACTest.run([start]) == 0)
+        let servicePID = try #require(AACTest.servicePID(svc))
+        let rules = """
+            [aac]
+            agent_dir = "\(AACTest.agentsDirectory)"
+
+            [[aac.rule]]
+            name = "web"
+            agent = "process"
+            params = { pidfile = "\(svc)/svc.pid", name = "sleep" }
+            interval_ms = 200
+            startup_grace_ms = 0
+            start = ["\(start)"]
+            """
+        let lab = Lab("menu", env: ["TERM": "xterm-256color", "EXTRA_CONF_A": rules])
         defer { lab.down() }
         try lab.up()
         try lab.wait(10, "A ACTIVE and B STANDBY") { lab.roles == ("ACTIVE", "STANDBY") }
@@ -60,7 +78,7 @@ extension ControlLabTests {
         // The live picture: both roles, both links with their last heartbeat, fencing, watchdog, rules.
         let screen = try tmux.waitFor("THIS NODE  A      ACTIVE", "PEER       B  STANDBY", "alive, hears us", "last heartbeat",
                                       "eth       up", "serial    up", "FENCING    idle", "WATCHDOG   disabled",
-                                      "AAC RULES  none configured", "RECENT EVENTS", "s:Switchover", "m:Maintenance", "q:Quit")
+                                      "AAC RULES", "RECENT EVENTS", "s:Switchover", "m:Maintenance", "q:Quit")
         #expect(screen.contains("ROLE_CHANGE"))
         // It refreshes: the uptime moves.
         func uptime(_ s: String) -> String? { s.range(of: #"uptime [0-9.]+ s"#, options: .regularExpression).map { String(s[$0]) } }
@@ -87,9 +105,20 @@ extension ControlLabTests {
         try tmux.waitFor("maintenance off", "maintenance mode off")
         #expect(lab.controlStatus("A")?["maintenance"]?.boolValue == false)
 
-        // AAC rules menu on a node without rules.
+        // The AAC rules screen: stop the rule's service (asked first), then start it again.
+        func ruleState() -> String? { lab.controlStatus("A")?["aac_rules"]?.arrayValue?.first?["state"]?.stringValue }
+        try lab.wait(10, "A's rule running") { ruleState() == "running" }
         try tmux.keys("a")
-        try tmux.waitFor("No AAC rules are configured on A")
+        try tmux.waitFor("s start, t stop", "> web")
+        try tmux.keys("t")
+        try tmux.waitFor("Rule web: stop the service and stop monitoring it (no restart, no failover)? [y/N]")
+        try tmux.keys("y")
+        try lab.wait(10, "the rule stopped and its service gone") { ruleState() == "stopped" && !TestSystem.isRunning(servicePID) }
+        try tmux.waitFor("> web            stopped")
+        try tmux.keys("s")
+        try tmux.waitFor("Rule web: start the service and monitor it again? [y/N]")
+        try tmux.keys("y")
+        try lab.wait(10, "the rule running again") { ruleState() == "running" && AACTest.servicePID(svc) != servicePID }
         try tmux.keys("Escape")
         try tmux.waitFor("Back in the main menu.")
 

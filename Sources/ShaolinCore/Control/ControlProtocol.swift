@@ -82,8 +82,23 @@ public enum ControlOperation: Sendable, Equatable {
     case log(lines: Int, since: UInt64?)
     case rule(action: RuleAction, name: String)
 
+    /// What an operator can do to an AAC rule (docs/agents.md, "Operator controls").
     public enum RuleAction: String, Sendable, CaseIterable {
-        case enable, disable, restart
+        /// Monitor the rule again (checks and automatic restarts).
+        case enable
+        /// Stop monitoring; the service is left as it is.
+        case disable
+        /// Run the rule's start action and monitor it again.
+        case start
+        /// Stop the service through its agent and stop monitoring it (no restart, no failover).
+        case stop
+        /// Run the restart procedure now.
+        case restart
+        /// Zero the rule's counters.
+        case resetStatistics = "reset-statistics"
+
+        /// The wire names, for messages: "enable, disable, start, stop, restart, reset-statistics".
+        public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
     }
 
     /// The wire name of the operation.
@@ -207,7 +222,7 @@ public struct ControlRequest: Sendable, Equatable {
         case "rule":
             allowed.formUnion(["action", "name"])
             guard let a = value["action"]?.stringValue, let action = ControlOperation.RuleAction(rawValue: a) else {
-                return fail(.badRequest, "rule needs \"action\": one of enable, disable, restart")
+                return fail(.badRequest, "rule needs \"action\": one of \(ControlOperation.RuleAction.list)")
             }
             guard let n = value["name"]?.stringValue, !n.isEmpty else { return fail(.badRequest, "rule needs \"name\": the AAC rule's name") }
             operation = .rule(action: action, name: n)

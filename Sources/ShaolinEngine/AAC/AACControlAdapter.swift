@@ -1,5 +1,6 @@
 // The AAC supervisor as the control interface sees it (`AACControl`): rule status in the
-// control protocol's shape, enable/disable/restart with the protocol's errors.
+// control protocol's shape, enable/disable/start/stop/restart/reset-statistics with the
+// protocol's errors (`no_such_rule`, else `refused` with the supervisor's reason).
 
 import ShaolinCore
 import ShaolinLinux
@@ -20,7 +21,9 @@ public final class AACControlAdapter: AACControl, @unchecked Sendable {
                           state: r.state.rawValue, checks: r.checks, failures: r.failedChecks,
                           restartsInWindow: r.restartsInWindow, maxRestarts: r.maxRestarts, failover: r.failover,
                           lastCheckMsAgo: r.lastCheckAt == 0 ? -1 : max(0, now - r.lastCheckAt) / 1_000_000,
-                          lastResult: r.lastMessage.isEmpty ? r.lastResult : "\(r.lastResult): \(r.lastMessage)")
+                          lastResult: r.lastMessage.isEmpty ? r.lastResult : "\(r.lastResult): \(r.lastMessage)",
+                          restarts: r.restarts, operatorRestarts: r.operatorRestarts, handoverRequests: r.handoverRequests,
+                          lastOperatorAction: r.lastOperatorAction, operatorActionPending: r.operatorActionPending)
         }
     }
 
@@ -42,6 +45,21 @@ public final class AACControlAdapter: AACControl, @unchecked Sendable {
 
     public func restart(_ name: String) -> Result<String, ControlError> {
         mapped(name, { () throws(AACSupervisor.ControlError) in try supervisor.restart(name) }, ok: "rule \(name): restart started")
+    }
+
+    public func start(_ name: String) -> Result<String, ControlError> {
+        mapped(name, { () throws(AACSupervisor.ControlError) in try supervisor.start(name) },
+               ok: "rule \(name): start started; monitoring resumes when it is done (see last_operator_action)")
+    }
+
+    public func stop(_ name: String) -> Result<String, ControlError> {
+        mapped(name, { () throws(AACSupervisor.ControlError) in try supervisor.stop(name) },
+               ok: "rule \(name): stop started; the rule is not monitored (no restart, no failover) until started or enabled")
+    }
+
+    public func resetStatistics(_ name: String) -> Result<String, ControlError> {
+        mapped(name, { () throws(AACSupervisor.ControlError) in try supervisor.resetStatistics(name) },
+               ok: "rule \(name): counters and restart history reset")
     }
 
     /// AAC rules are not changed live: the supervisor's threads are per rule. Say so when the new

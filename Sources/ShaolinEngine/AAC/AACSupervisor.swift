@@ -11,6 +11,9 @@
 // Role gating: `roleChanged(to:)` (called by the slow side from the state machine's
 // roleChanged actions). Leaving ACTIVE stops checks and restarts at once (results of calls
 // still running are discarded); services are not stopped (docs/agents.md, "Roles").
+// Operator controls (enable, disable, start, stop, restart, reset statistics) come from the
+// control thread: they change the rule's state under the lock and leave agent calls to the
+// rule's thread, so the control thread never waits for an agent.
 
 import Glibc
 import ShaolinCore
@@ -35,6 +38,14 @@ public final class AACSupervisor: @unchecked Sendable {
         /// The agent or the rule is misconfigured (exit 2/4/5/6, agent missing): nothing is
         /// restarted and no failover is asked (the peer has the same configuration).
         case broken
+        /// Stopped by the operator (`rule stop`): the service was stopped through its agent and
+        /// is not checked, restarted or failed over until `start` or `enable`.
+        case stopped
+    }
+
+    /// Operator actions that run an agent call on the rule's thread.
+    public enum OperatorAction: String, Sendable {
+        case start, stop
     }
 
     public struct RuleStatus: Sendable {
@@ -60,17 +71,31 @@ public final class AACSupervisor: @unchecked Sendable {
         public var lastCheckAt: Int64
         public var lastCheckDurationMs: Int64
         public var stateSince: Int64
+        /// The last operator start or stop and how it ended ("" before the first), e.g.
+        /// "stop by the operator: done in 12 ms".
+        public var lastOperatorAction: String
+        /// An operator start or stop is queued or running.
+        public var operatorActionPending: Bool
     }
 
     public enum ControlError: Error, Sendable, Equatable, CustomStringConvertible {
         case unknownRule(String)
         case notActive
         case disabled(String)
+        /// `restart`/`stop` of a rule the operator stopped.
+        case stopped(String)
+        /// `start` of a rule that is monitored and whose service runs (or is being restarted).
+        case alreadyRunning(String)
+        /// An operator start or stop of the rule is still queued or running.
+        case busy(String)
         public var description: String {
             switch self {
             case .unknownRule(let n): "no AAC rule named \"\(n)\""
             case .notActive: "this node is not ACTIVE: services are not managed here"
-            case .disabled(let n): "rule \"\(n)\" is disabled"
+            case .disabled(let n): "rule \"\(n)\" is disabled (enable or start it first)"
+            case .stopped(let n): "rule \"\(n)\" was stopped by the operator (start it first)"
+            case .alreadyRunning(let n): "rule \"\(n)\" is monitored and its service is running (use restart to restart it)"
+            case .busy(let n): "an operator start or stop of rule \"\(n)\" is still running; try again when it is done"
             }
         }
     }
@@ -128,6 +153,16 @@ public final class AACSupervisor: @unchecked Sendable {
         var lastMessage = ""
         var lastCheckAt: Int64 = 0
         var lastCheckDurationMs: Int64 = 0
+        /// Stopped by the operator (then also `enabled == false`, state `.stopped`).
+        var stoppedByOperator = false
+        /// The last operator stop did not succeed (a second `stop` is then allowed).
+        var stopFailed = false
+        /// An operator start/stop waiting for the rule's thread, and one that thread is running.
+        var pendingOperatorAction: OperatorAction?
+        var operatorActionRunning = false
+        var lastOperatorAction = ""
+        /// The operator interfering (start/stop queued or running): other operator calls wait.
+        var operatorBusy: Bool { pendingOperatorAction != nil || operatorActionRunning }
     }
 
     /// - Parameters:
@@ -202,6 +237,8 @@ public final class AACSupervisor: @unchecked Sendable {
                 slots[i].generation &+= 1
                 slots[i].pendingOperatorRestart = false
                 slots[i].handoverPendingID = nil
+                // A start or stop not yet begun is dropped: services belong to the ACTIVE node.
+                slots[i].pendingOperatorAction = nil
                 guard slots[i].enabled else { continue }
                 if isActive {
                     slots[i].graceEndsAt = t + slots[i].rule.startupGraceMs * 1_000_000
@@ -265,7 +302,8 @@ public final class AACSupervisor: @unchecked Sendable {
                     restartsInWindow: s.restartTimes.filter { t - $0 < window }.count, maxRestarts: s.rule.maxRestarts,
                     operatorRestarts: s.operatorRestarts, handoverRequests: s.handoverRequests,
                     lastResult: s.lastResult, lastMessage: s.lastMessage, lastCheckAt: s.lastCheckAt,
-                    lastCheckDurationMs: s.lastCheckDurationMs, stateSince: s.stateSince)
+                    lastCheckDurationMs: s.lastCheckDurationMs, stateSince: s.stateSince,
+                    lastOperatorAction: s.lastOperatorAction, operatorActionPending: s.operatorBusy)
             }
         }
     }
@@ -279,10 +317,15 @@ public final class AACSupervisor: @unchecked Sendable {
         withLock { slots.contains { $0.enabled && $0.rule.critical && $0.state == .failed } }
     }
 
+    /// Monitors the rule again (a rule the operator stopped, too): checks start at once, with
+    /// no startup grace. A no-op for an enabled rule.
     public func enable(_ name: String) throws(ControlError) {
-        try change(name) { s, t, active in
+        try change(name) { s, t, active throws(ControlError) in
+            guard !s.operatorBusy else { throw .busy(name) }
             guard !s.enabled else { return nil }
             s.enabled = true
+            s.stoppedByOperator = false
+            s.stopFailed = false
             s.generation &+= 1
             s.graceEndsAt = 0
             s.nextCheckAt = t
@@ -292,8 +335,11 @@ public final class AACSupervisor: @unchecked Sendable {
         log.write(.notice, "rule \(name) enabled", event: "AAC_ENABLED", fields: "SHAOLIN_RULE=\(name)")
     }
 
+    /// Stops monitoring the rule; the service is left as it is. A no-op for a disabled or
+    /// stopped rule.
     public func disable(_ name: String) throws(ControlError) {
-        try change(name) { s, _, _ in
+        try change(name) { s, _, _ throws(ControlError) in
+            guard !s.operatorBusy else { throw .busy(name) }
             guard s.enabled else { return nil }
             s.enabled = false
             s.generation &+= 1
@@ -308,20 +354,77 @@ public final class AACSupervisor: @unchecked Sendable {
     /// Restarts the rule's service now (not counted against `max_restarts`). Only on the
     /// ACTIVE node and for an enabled rule; the restart runs on the rule's thread.
     public func restart(_ name: String) throws(ControlError) {
-        var error: ControlError?
-        withLock {
-            guard let i = slots.firstIndex(where: { $0.rule.name == name }) else { error = .unknownRule(name); return }
-            guard slots[i].enabled else { error = .disabled(name); return }
-            guard role == .active else { error = .notActive; return }
-            slots[i].pendingOperatorRestart = true
+        try change(name) { s, _, active throws(ControlError) in
+            guard !s.stoppedByOperator else { throw .stopped(name) }
+            guard s.enabled else { throw .disabled(name) }
+            guard active else { throw .notActive }
+            guard !s.operatorBusy else { throw .busy(name) }
+            s.pendingOperatorRestart = true
+            return nil
         }
-        if let error { throw error }
-        pthread_cond_broadcast(&cond)
         log.write(.notice, "rule \(name): restart requested by the operator", event: "AAC_OPERATOR_RESTART", fields: "SHAOLIN_RULE=\(name)")
     }
 
-    /// Clears counters, the restart history and a failed state (nil: every rule). The rule is
-    /// checked again at once.
+    /// Stops the rule's service through its agent (the rule's `stop` command, else the
+    /// agent's `stop`) and stops monitoring it: no check, no restart, no failover until
+    /// `start` or `enable`. Only on the ACTIVE node. Takes back a failover request of the rule
+    /// (as `disable` does). The stop runs on the rule's thread; its outcome is logged
+    /// (`AAC_OPERATOR_STOP_DONE` / `_FAILED`) and shown as `lastOperatorAction`. A failed stop
+    /// leaves the rule stopped (unmonitored): the operator decides.
+    public func stop(_ name: String) throws(ControlError) {
+        try change(name) { s, _, active throws(ControlError) in
+            guard active else { throw .notActive }
+            guard !s.operatorBusy else { throw .busy(name) }
+            guard !s.stoppedByOperator || s.stopFailed else { throw .stopped(name) }
+            s.enabled = false
+            s.stoppedByOperator = true
+            s.stopFailed = false
+            s.generation &+= 1
+            s.pendingOperatorRestart = false
+            s.handoverPendingID = nil
+            s.pendingOperatorAction = .stop
+            return .stopped
+        }
+        log.write(.notice, "rule \(name): stop requested by the operator; the rule is not monitored until started or enabled",
+                  event: "AAC_OPERATOR_STOP", fields: "SHAOLIN_RULE=\(name)")
+        clearLocalFailureIfResolved()
+    }
+
+    /// Starts the rule's service (the rule's `start` command, else the agent's `start`, else —
+    /// when the agent has no `start` — the rule's `restart` command) and monitors it again,
+    /// with a fresh restart budget and the startup grace counted from the end of the start.
+    /// Only on the ACTIVE node; refused while the rule is monitored and its service runs or
+    /// is being restarted (use `restart`). A `failed` rule's failover request is taken back
+    /// (`localRecovered`); if the service still cannot run, the rule fails again.
+    public func start(_ name: String) throws(ControlError) {
+        try change(name) { s, t, active throws(ControlError) in
+            guard active else { throw .notActive }
+            guard !s.operatorBusy else { throw .busy(name) }
+            guard !(s.enabled && (s.state == .running || s.state == .recovering)) else { throw .alreadyRunning(name) }
+            s.enabled = true
+            s.stoppedByOperator = false
+            s.stopFailed = false
+            s.generation &+= 1
+            s.pendingOperatorRestart = false
+            s.handoverPendingID = nil
+            s.restartTimes.removeAll()
+            s.seenHealthy = false
+            // No check before the start is done (finishOperatorAction schedules it).
+            s.graceEndsAt = t + s.rule.startupGraceMs * 1_000_000
+            s.nextCheckAt = .max
+            s.pendingOperatorAction = .start
+            return .starting
+        }
+        log.write(.notice, "rule \(name): start requested by the operator", event: "AAC_OPERATOR_START", fields: "SHAOLIN_RULE=\(name)")
+        clearLocalFailureIfResolved()
+    }
+
+    /// Zeroes the counters (checks, failed checks, automatic and operator restarts, handover
+    /// requests) and the restart history — the `max_restarts` budget starts afresh (nil: every
+    /// rule). On the ACTIVE node an enabled rule is checked at once. The state is not changed:
+    /// a `failed` rule stays failed (its failover request stands) until a check passes, and a
+    /// `broken` one until the agent works — clearing them without evidence could withdraw a
+    /// needed failover. Allowed in any role and state.
     public func resetStatistics(_ name: String? = nil) throws(ControlError) {
         var error: ControlError?
         withLock {
@@ -334,15 +437,8 @@ public final class AACSupervisor: @unchecked Sendable {
                 slots[i].operatorRestarts = 0
                 slots[i].handoverRequests = 0
                 slots[i].restartTimes.removeAll()
-                slots[i].lastRefusal = nil
-                slots[i].handoverPendingID = nil
-                slots[i].nextHandoverAt = 0
-                if slots[i].enabled && role == .active {
-                    slots[i].generation &+= 1
+                if slots[i].enabled && role == .active && slots[i].nextCheckAt != .max {
                     slots[i].nextCheckAt = t
-                    if slots[i].state == .failed || slots[i].state == .broken || slots[i].state == .recovering {
-                        setState(i, .unknown, at: t)
-                    }
                 }
             }
         }
@@ -350,18 +446,22 @@ public final class AACSupervisor: @unchecked Sendable {
         pthread_cond_broadcast(&cond)
         log.write(.notice, "statistics reset for \(name.map { "rule \($0)" } ?? "every rule")", event: "AAC_RESET",
                   fields: name.map { "SHAOLIN_RULE=\($0)" } ?? "")
-        clearLocalFailureIfResolved()
     }
 
-    private func change(_ name: String, _ body: (inout Slot, Int64, Bool) -> RuleState?) throws(ControlError) {
-        var found = false
+    /// Changes one rule under the lock: `body` gets the slot, the time and whether this node is
+    /// ACTIVE, and returns the new state (nil: unchanged) or throws to refuse.
+    private func change(_ name: String, _ body: (inout Slot, Int64, Bool) throws(ControlError) -> RuleState?) throws(ControlError) {
+        var error: ControlError?
         withLock {
-            guard let i = slots.firstIndex(where: { $0.rule.name == name }) else { return }
-            found = true
+            guard let i = slots.firstIndex(where: { $0.rule.name == name }) else { error = .unknownRule(name); return }
             let t = now()
-            if let s = body(&slots[i], t, role == .active) { setState(i, s, at: t) }
+            do throws(ControlError) {
+                if let s = try body(&slots[i], t, role == .active) { setState(i, s, at: t) }
+            } catch let e {
+                error = e
+            }
         }
-        guard found else { throw .unknownRule(name) }
+        if let error { throw error }
         pthread_cond_broadcast(&cond)
     }
 
@@ -371,6 +471,7 @@ public final class AACSupervisor: @unchecked Sendable {
         case check(UInt64)
         case recover(UInt64, byOperator: Bool)
         case handover(UInt32)
+        case operatorAction(OperatorAction, UInt64)
     }
 
     func worker(_ i: Int) {
@@ -385,6 +486,9 @@ public final class AACSupervisor: @unchecked Sendable {
                 finishRecovery(i, generation: generation, byOperator: byOperator, result: result)
             case .handover(let id):
                 submit(.localFailure, id)
+            case .operatorAction(let action, let generation):
+                let result = action == .stop ? stopService(i) : startService(i)
+                finishOperatorAction(i, action, generation: generation, result: result)
             }
         }
     }
@@ -397,6 +501,11 @@ public final class AACSupervisor: @unchecked Sendable {
             let t = now()
             let s = slots[i]
             var wakeAt = Int64.max
+            if role == .active, let action = s.pendingOperatorAction {
+                slots[i].pendingOperatorAction = nil
+                slots[i].operatorActionRunning = true
+                return .operatorAction(action, s.generation)
+            }
             if role == .active && s.enabled {
                 if s.pendingOperatorRestart {
                     slots[i].pendingOperatorRestart = false
@@ -480,6 +589,59 @@ public final class AACSupervisor: @unchecked Sendable {
                       event: "AAC_STOP_FAILED", fields: "SHAOLIN_RULE=\(rule.name)")
         }
         return rule.start.map { command(i, $0, .start) } ?? call(i, .start)
+    }
+
+    /// The operator's stop: the rule's stop command, else the agent's `stop`.
+    private func stopService(_ i: Int) -> AgentCallResult {
+        let rule = withLock { slots[i].rule }
+        return rule.stop.map { command(i, $0, .stop) } ?? call(i, .stop)
+    }
+
+    /// The operator's start: the rule's start command, else the agent's `start`, else (agent
+    /// without `start`) the rule's restart command.
+    private func startService(_ i: Int) -> AgentCallResult {
+        let rule = withLock { slots[i].rule }
+        if let argv = rule.start { return command(i, argv, .start) }
+        let r = call(i, .start)
+        if r.outcome == .unimplemented, let argv = rule.restart { return command(i, argv, .restart) }
+        return r
+    }
+
+    private func finishOperatorAction(_ i: Int, _ action: OperatorAction, generation: UInt64, result: AgentCallResult) {
+        let name = ruleNames[i]
+        let ms = result.durationNanoseconds / 1_000_000
+        let detail = result.message.isEmpty ? "" : ": " + result.message
+        // A stop of a service that is not running has done its job.
+        let ok = result.outcome == .success || (action == .stop && result.outcome == .notRunning)
+        let what: String
+        if ok {
+            what = "\(action.rawValue) by the operator: done in \(ms) ms\(detail)"
+        } else if result.outcome == .unimplemented {
+            what = "\(action.rawValue) by the operator failed: the rule has no \(action.rawValue) command and the agent does not implement \(action.rawValue)"
+        } else {
+            what = "\(action.rawValue) by the operator failed: \(result.action) \(result.outcome)\(detail)"
+        }
+        withLock {
+            slots[i].operatorActionRunning = false
+            slots[i].lastOperatorAction = what
+            switch action {
+            case .stop:
+                if !ok && slots[i].stoppedByOperator { slots[i].stopFailed = true }
+            case .start:
+                // The startup grace and the first check count from the end of the start
+                // (unless the rule was changed meanwhile).
+                guard slots[i].generation == generation, role == .active, slots[i].enabled, !stopping else { return }
+                let t = now()
+                slots[i].graceEndsAt = t + slots[i].rule.startupGraceMs * 1_000_000
+                slots[i].nextCheckAt = t + slots[i].rule.intervalMs * 1_000_000
+            }
+        }
+        pthread_cond_broadcast(&cond)
+        let stopNote = action == .stop ? (ok ? "; not monitored until started or enabled" : "; the rule stays stopped (not monitored): check the service")
+                                       : (ok ? "; monitoring resumed" : "; monitoring resumed (the checks will judge the service)")
+        log.write(ok ? .notice : .error, "rule \(name): \(what)\(stopNote)",
+                  event: "AAC_OPERATOR_\(action == .stop ? "STOP" : "START")_\(ok ? "DONE" : "FAILED")",
+                  fields: "SHAOLIN_RULE=\(name)")
     }
 
     private func finishCheck(_ i: Int, generation: UInt64, result: AgentCallResult) {

@@ -96,6 +96,9 @@ extension ControlServer {
         case .enable: result = aac.setEnabled(name, true)
         case .disable: result = aac.setEnabled(name, false)
         case .restart: result = aac.restart(name)
+        case .start: result = aac.start(name)
+        case .stop: result = aac.stop(name)
+        case .resetStatistics: result = aac.resetStatistics(name)
         }
         switch result {
         case .success(let m):

@@ -44,7 +44,8 @@ public struct AACRuleStatus: Sendable, Equatable {
     public var description: String
     public var agent: String
     public var enabled: Bool
-    /// e.g. "ok", "failing", "restarting", "exhausted", "disabled", "idle" (not ACTIVE), "unknown".
+    /// The supervisor's state: "disabled", "idle" (not ACTIVE), "unknown", "starting",
+    /// "running", "recovering", "failed", "broken", "stopped" (by the operator).
     public var state: String
     public var checks: UInt64
     public var failures: UInt64
@@ -56,10 +57,20 @@ public struct AACRuleStatus: Sendable, Equatable {
     public var lastCheckMsAgo: Int64
     /// The last check's outcome in words ("exit 0", "timeout after 2000 ms", …).
     public var lastResult: String
+    /// Automatic restarts since the last reset (all, not only those in the window).
+    public var restarts: UInt64
+    /// Restarts by the operator, and handover requests of the failed rule, since the last reset.
+    public var operatorRestarts: UInt64
+    public var handoverRequests: UInt64
+    /// The last operator start or stop and its outcome ("" before the first).
+    public var lastOperatorAction: String
+    /// An operator start or stop is queued or running.
+    public var operatorActionPending: Bool
 
     public init(name: String, description: String, agent: String, enabled: Bool, state: String, checks: UInt64,
                 failures: UInt64, restartsInWindow: Int, maxRestarts: Int, failover: Bool, lastCheckMsAgo: Int64,
-                lastResult: String) {
+                lastResult: String, restarts: UInt64 = 0, operatorRestarts: UInt64 = 0, handoverRequests: UInt64 = 0,
+                lastOperatorAction: String = "", operatorActionPending: Bool = false) {
         self.name = name
         self.description = description
         self.agent = agent
@@ -72,6 +83,11 @@ public struct AACRuleStatus: Sendable, Equatable {
         self.failover = failover
         self.lastCheckMsAgo = lastCheckMsAgo
         self.lastResult = lastResult
+        self.restarts = restarts
+        self.operatorRestarts = operatorRestarts
+        self.handoverRequests = handoverRequests
+        self.lastOperatorAction = lastOperatorAction
+        self.operatorActionPending = operatorActionPending
     }
 
     public var json: JSONValue {
@@ -79,7 +95,10 @@ public struct AACRuleStatus: Sendable, Equatable {
                  ("enabled", .bool(enabled)), ("state", .string(state)), ("checks", .int(Int64(clamping: checks))),
                  ("failures", .int(Int64(clamping: failures))), ("restarts_in_window", .int(Int64(restartsInWindow))),
                  ("max_restarts", .int(Int64(maxRestarts))), ("failover", .bool(failover)),
-                 ("last_check_ms_ago", .int(lastCheckMsAgo)), ("last_result", .string(lastResult))])
+                 ("last_check_ms_ago", .int(lastCheckMsAgo)), ("last_result", .string(lastResult)),
+                 ("restarts", .int(Int64(clamping: restarts))), ("operator_restarts", .int(Int64(clamping: operatorRestarts))),
+                 ("handover_requests", .int(Int64(clamping: handoverRequests))),
+                 ("last_operator_action", .string(lastOperatorAction)), ("operator_action_pending", .bool(operatorActionPending))])
     }
 }
 
@@ -90,8 +109,14 @@ public protocol AACControl: AnyObject, Sendable {
     func rules() -> [AACRuleStatus]
     /// Enables or disables a rule; returns a human message, or `.noSuchRule`.
     func setEnabled(_ name: String, _ enabled: Bool) -> Result<String, ControlError>
-    /// Restarts a rule's service now (counts toward its restart limit).
+    /// Restarts a rule's service now (not counted against its restart limit).
     func restart(_ name: String) -> Result<String, ControlError>
+    /// Starts a rule's service and monitors it again (the start runs in the background).
+    func start(_ name: String) -> Result<String, ControlError>
+    /// Stops a rule's service and stops monitoring it (the stop runs in the background).
+    func stop(_ name: String) -> Result<String, ControlError>
+    /// Zeroes a rule's counters.
+    func resetStatistics(_ name: String) -> Result<String, ControlError>
     /// Applies the rules of a validated configuration (reload); returns what changed, in words.
     func reload(_ configuration: Configuration, dryRun: Bool) -> [String]
 }

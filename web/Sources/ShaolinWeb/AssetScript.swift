@@ -10,6 +10,28 @@ const $ = (id) => document.getElementById(id);
 function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
+// Redraws `el` as `html` while keeping every node that did not change: the dashboard is redrawn
+// on every status message, and replacing a button between an operator's mouse-down and
+// mouse-up would swallow the click.
+function setHTML(el, html) {
+  const t = document.createElement("template");
+  t.innerHTML = html;
+  morph(el, t.content);
+}
+function morph(from, to) {
+  const want = Array.from(to.childNodes);
+  for (let i = 0; i < want.length; i++) {
+    const x = from.childNodes[i], y = want[i];
+    if (!x) { from.appendChild(y); continue; }
+    if (x.nodeType !== y.nodeType || x.nodeName !== y.nodeName || (x.nodeType !== 1 && x.nodeType !== 3)) { from.replaceChild(y, x); continue; }
+    if (x.nodeType === 3) { if (x.nodeValue !== y.nodeValue) x.nodeValue = y.nodeValue; continue; }
+    if (x.isEqualNode(y)) continue;
+    for (const a of Array.from(x.attributes)) if (!y.hasAttribute(a.name)) x.removeAttribute(a.name);
+    for (const a of Array.from(y.attributes)) if (x.getAttribute(a.name) !== a.value) x.setAttribute(a.name, a.value);
+    morph(x, y);
+  }
+  while (from.childNodes.length > want.length) from.removeChild(from.lastChild);
+}
 async function post(url, body) {
   const r = await fetch(url, {
     method: "POST", credentials: "same-origin",
@@ -94,10 +116,10 @@ function renderNode(n) {
   const card = $("node-" + n.name);
   if (!card) return;
   if (!n.reachable) {
-    card.innerHTML = '<div class="node-head"><h2>' + esc(n.name) + '</h2><span class="role UNREACHABLE" data-role="UNREACHABLE">UNREACHABLE</span>' +
+    setHTML(card, '<div class="node-head"><h2>' + esc(n.name) + '</h2><span class="role UNREACHABLE" data-role="UNREACHABLE">UNREACHABLE</span>' +
       (n.local ? '<span class="tag">this node</span>' : "") + "</div>" +
       '<p class="unreachable-msg">' + esc(n.error || "no answer") + "</p>" +
-      '<p class="muted">Control socket: <code>' + esc(n.target) + "</code>" + (n.last_seen ? " · last answer " + esc(new Date(n.last_seen * 1000).toLocaleTimeString()) : "") + "</p>";
+      '<p class="muted">Control socket: <code>' + esc(n.target) + "</code>" + (n.last_seen ? " · last answer " + esc(new Date(n.last_seen * 1000).toLocaleTimeString()) : "") + "</p>");
     return;
   }
   const s = n.status, p = s.peer || {}, f = s.fence || {}, w = s.watchdog || {}, lat = s.loop_lateness_us || {};
@@ -136,15 +158,27 @@ function renderNode(n) {
   if (!rules.length) {
     html += '<p class="muted">No AAC rules on this node.</p>';
   } else {
-    html += '<table class="grid rules"><thead><tr><th>Rule</th><th>State</th><th class="num">Checks</th><th class="num">Failures</th><th class="num">Restarts</th><th>Last check</th><th></th></tr></thead><tbody>';
+    html += '<table class="grid rules"><thead><tr><th>Rule</th><th>State</th><th class="num">Checks</th><th class="num">Failures</th><th class="num">Restarts</th><th>Last check</th></tr></thead><tbody>';
+    const active = s.role === "ACTIVE";
     for (const r of rules) {
-      const cls = r.state === "ok" ? "up" : r.state === "failing" || r.state === "exhausted" ? "down" : "warn";
-      html += "<tr><td><b>" + esc(r.name) + '</b><br><small class="muted">' + esc(r.description || r.agent) + "</small></td>" +
-        '<td class="state ' + cls + '">' + esc(r.enabled ? r.state : "disabled") + "</td>" +
-        '<td class="num">' + esc(r.checks) + '</td><td class="num">' + esc(r.failures) + '</td><td class="num">' + esc(r.restarts_in_window + " / " + r.max_restarts) + "</td>" +
-        "<td>" + esc(r.last_check_ms_ago < 0 ? "never" : duration(r.last_check_ms_ago) + " ago") + (r.last_result ? '<br><small class="muted">' + esc(r.last_result) + "</small>" : "") + "</td>" +
-        '<td class="buttons">' + (r.enabled ? actionButton(n.name, "rule-disable", "Disable", r.name) : actionButton(n.name, "rule-enable", "Enable", r.name)) +
-        actionButton(n.name, "rule-restart", "Restart", r.name, !r.enabled) + "</td></tr>";
+      // The supervisor's states (docs/agents.md): running; failed/broken; the rest in between.
+      const cls = r.state === "running" ? "up" : r.state === "failed" || r.state === "broken" ? "down" :
+        ["disabled", "idle", "stopped"].includes(r.state) ? "off" : "warn";
+      const busy = r.operator_action_pending;
+      const running = r.enabled && (r.state === "running" || r.state === "recovering");
+      // Monitored rules: stop, restart, disable. Stopped or disabled ones: start, enable.
+      const buttons = r.enabled
+        ? actionButton(n.name, "rule-stop", "Stop", r.name, busy || !active) + actionButton(n.name, "rule-restart", "Restart", r.name, busy || !active) +
+          actionButton(n.name, "rule-disable", "Disable", r.name, busy)
+        : actionButton(n.name, "rule-start", "Start", r.name, busy || !active || running) + actionButton(n.name, "rule-enable", "Enable", r.name, busy);
+      html += '<tr data-rule-row="' + esc(r.name) + '"><td><b>' + esc(r.name) + '</b><br><small class="muted">' + esc(r.description || r.agent) + "</small></td>" +
+        '<td class="state ' + cls + '" data-rule-state>' + esc(r.state) + (busy ? '<br><small class="muted">operator action running…</small>' : "") + "</td>" +
+        '<td class="num" data-rule-checks>' + esc(r.checks) + '</td><td class="num">' + esc(r.failures) + '</td><td class="num" title="automatic restarts within the window / max_restarts; all automatic restarts since the last reset">' +
+        esc(r.restarts_in_window + " / " + r.max_restarts) + (r.restarts ? '<br><small class="muted">' + esc(r.restarts) + " total</small>" : "") + "</td>" +
+        "<td>" + esc(r.last_check_ms_ago < 0 ? "never" : duration(r.last_check_ms_ago) + " ago") + (r.last_result ? '<br><small class="muted">' + esc(r.last_result) + "</small>" : "") +
+        (r.last_operator_action ? '<br><small class="muted" data-rule-operator>' + esc(r.last_operator_action) + "</small>" : "") + "</td></tr>" +
+        // The rule's actions on a row of their own (the cards are narrow).
+        '<tr class="rule-actions"><td colspan="6"><div class="buttons">' + buttons + actionButton(n.name, "rule-reset-statistics", "Reset stats", r.name) + "</div></td></tr>";
     }
     html += "</tbody></table>";
   }
@@ -153,7 +187,7 @@ function renderNode(n) {
     actionButton(n.name, "standby", "Standby", "", s.role !== "ACTIVE") +
     (s.maintenance ? actionButton(n.name, "maintenance-off", "End maintenance") : actionButton(n.name, "maintenance-on", "Maintenance")) +
     actionButton(n.name, "fence-confirm", "Fence-confirm…", "", s.role !== "FENCING") + "</div>";
-  card.innerHTML = html;
+  setHTML(card, html);
 }
 function verdict(data) {
   const v = $("verdict"), t = $("verdict-text");
@@ -222,7 +256,10 @@ function startDashboard() {
       "fence-confirm": ["Confirm " + peer + " is powered off?", "Fencing of " + peer + " did not succeed. Confirming makes " + node + " take over WITHOUT fencing. Only do this after checking that " + peer + " is really off: two ACTIVE nodes corrupt data.", "Confirm fenced"],
       "rule-enable": ["Enable rule " + rule + "?", "The AAC starts monitoring " + rule + " on " + node + " again.", "Enable"],
       "rule-disable": ["Disable rule " + rule + "?", "The AAC stops monitoring " + rule + " on " + node + ": failures will not restart it or fail over.", "Disable"],
-      "rule-restart": ["Restart " + rule + "?", "The AAC restarts the service of rule " + rule + " on " + node + " now (counts toward its restart limit).", "Restart"],
+      "rule-restart": ["Restart " + rule + "?", "The AAC restarts the service of rule " + rule + " on " + node + " now (not counted toward its restart limit).", "Restart"],
+      "rule-start": ["Start " + rule + "?", "The AAC runs the start action of rule " + rule + " on " + node + " and monitors it again, with a fresh restart budget (failed checks within the rule's startup grace are not acted upon).", "Start"],
+      "rule-stop": ["Stop " + rule + "?", "The AAC stops the service of rule " + rule + " on " + node + " through its agent and stops monitoring it: it is not restarted and its failure does not fail over to " + peer + " until you start or enable the rule again.", "Stop service"],
+      "rule-reset-statistics": ["Reset the statistics of " + rule + "?", "Zeroes the counters of rule " + rule + " on " + node + " (checks, failures, restarts, handover requests) and its restart budget. Its state is kept: a failed rule stays failed until a check passes.", "Reset"],
     }[op];
     const answer = await confirmDialog(texts[0], texts[1], texts[2], op === "fence-confirm" ? peer : null);
     if (!answer) return;

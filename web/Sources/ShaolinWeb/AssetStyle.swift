@@ -74,7 +74,10 @@ table.grid { width: 100%; border-collapse: collapse; margin: 6px 0 12px; }
 .grid td { border-bottom: 1px solid #eef1f5; padding: 6px; vertical-align: middle; }
 .grid td.num { font-variant-numeric: tabular-nums; text-align: right; white-space: nowrap; }
 .state { font-weight: 600; }
-.state.up { color: var(--ok); } .state.down { color: var(--bad); } .state.warn { color: var(--warn); }
+.rules tr[data-rule-row] td { border-bottom: none; padding-bottom: 2px; }
+.rules tr.rule-actions td { padding-top: 2px; }
+.rules tr.rule-actions .buttons { gap: 6px; }
+.state.up { color: var(--ok); } .state.down { color: var(--bad); } .state.warn { color: var(--warn); } .state.off { color: var(--muted); }
 svg.spark { display: block; }
 svg.spark .line { fill: none; stroke: var(--accent); stroke-width: 1.5; }
 svg.spark .loss { fill: none; stroke: var(--bad); stroke-width: 1.5; }

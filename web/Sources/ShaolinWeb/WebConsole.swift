@@ -230,13 +230,15 @@ public final class WebConsole: Sendable {
                                   "fence-confirm needs \"confirm\": the name of the peer (\(peer ?? "unknown")) that you checked is powered off")
             }
             op = .fenceConfirm(confirmed: true)
-        case "rule-enable", "rule-disable", "rule-restart":
+        case _ where opName.hasPrefix("rule-") && ControlOperation.RuleAction(rawValue: String(opName.dropFirst(5))) != nil:
+            // rule-enable, rule-disable, rule-start, rule-stop, rule-restart, rule-reset-statistics
             guard let rule = body["rule"]?.stringValue, !rule.isEmpty, rule.count <= 128 else {
                 return HTTP.error(.badRequest, "bad_request", "rule actions need \"rule\": the AAC rule's name")
             }
             op = .rule(action: ControlOperation.RuleAction(rawValue: String(opName.dropFirst(5)))!, name: rule)
         default:
-            return HTTP.error(.badRequest, "bad_request", "unknown action \"\(opName.prefix(40))\" (switchover, standby, maintenance-on, maintenance-off, fence-confirm, rule-enable, rule-disable, rule-restart)")
+            let ops = ["switchover", "standby", "maintenance-on", "maintenance-off", "fence-confirm"] + ControlOperation.RuleAction.allCases.map { "rule-" + $0.rawValue }
+            return HTTP.error(.badRequest, "bad_request", "unknown action \"\(opName.prefix(40))\" (\(ops.joined(separator: ", ")))")
         }
         let what = "\(opName)\(body["rule"]?.stringValue.map { " \($0)" } ?? "") on \(node.name)"
         let result = await Blocking.run { () -> Result<JSONValue, ControlFailure> in

@@ -211,6 +211,35 @@ func jsonHeaders(cookie: String?, csrf: String?) -> HTTPFields {
         #expect(f.audit.all.contains { $0.action == "logout" })
     }
 
+    @Test func ruleActionsAreCheckedAndSentToTheEngine() async throws {
+        let f = try WebFixture()
+        defer { f.cleanup() }
+        try await f.app().test(.live) { client in
+            let s = try #require(try await logIn(client))
+            let h = jsonHeaders(cookie: s.cookie, csrf: s.csrf)
+            func post(_ json: String) async throws -> (HTTPResponse.Status, String) {
+                let r = try await client.execute(uri: "/api/action", method: .post, headers: h, body: ByteBuffer(string: json))
+                return (r.status, String(buffer: r.body))
+            }
+            // Every AAC operation of the control protocol is an action; each reaches the engine
+            // (here absent: 502 unreachable), not the "unknown action" answer.
+            for action in ControlOperation.RuleAction.allCases {
+                let (st, body) = try await post("{\"node\":\"A\",\"op\":\"rule-\(action.rawValue)\",\"rule\":\"svc\"}")
+                #expect(st == .badGateway && body.contains("unreachable"), "rule-\(action.rawValue): \(st) \(body)")
+            }
+            // A rule action without the rule's name, an unknown action, an unknown node.
+            let (st1, b1) = try await post("{\"node\":\"A\",\"op\":\"rule-stop\"}")
+            #expect(st1 == .badRequest && b1.contains("need \\\"rule\\\""), "\(b1)")
+            let (st2, b2) = try await post("{\"node\":\"A\",\"op\":\"rule-explode\",\"rule\":\"svc\"}")
+            #expect(st2 == .badRequest && b2.contains("unknown action") && b2.contains("rule-start") && b2.contains("rule-reset-statistics"), "\(b2)")
+            let (st3, _) = try await post("{\"node\":\"Z\",\"op\":\"rule-start\",\"rule\":\"svc\"}")
+            #expect(st3 == .badRequest)
+        }
+        for action in ["rule-start", "rule-stop", "rule-reset-statistics"] {
+            #expect(f.audit.all.contains { $0.action == "\(action) svc on A" && $0.outcome == "refused" }, "no audit record for \(action)")
+        }
+    }
+
     @Test func oversizedBodiesAreRefused() async throws {
         let f = try WebFixture(maxBody: 2_048)
         defer { f.cleanup() }
