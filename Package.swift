@@ -8,6 +8,7 @@
 //   CSystemd, CLibcap  system libraries: libsystemd (journal, sd_notify) and libcap
 //   ShaolinLinux       thin typed syscall wrappers, one file per kernel facility
 //   ShaolinEngine      real-time loop, links, non-real-time side (fencing, logging)
+//   ShaolinControlClient  the control protocol's client (shaolinctl, the web console)
 //   shaolind           the engine executable (no Foundation: it goes into the initramfs)
 //   ShaolinBench       `shaolinctl bench`: heartbeat latency probes, timing advice, reports
 //   shaolinctl         the operator's client, simulator runner and benchmarks
@@ -21,6 +22,8 @@ let package = Package(
         .library(name: "ShaolinCore", targets: ["ShaolinCore"]),
         // For the web console's own package (web/), which builds on the core and the Linux layer.
         .library(name: "ShaolinLinux", targets: ["ShaolinLinux"]),
+        // The control protocol's client, shared by shaolinctl and the web console.
+        .library(name: "ShaolinControlClient", targets: ["ShaolinControlClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,6 +53,7 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
+        .target(name: "ShaolinControlClient", dependencies: ["ShaolinCore", "ShaolinLinux"]),
         .target(
             name: "ShaolinBench",
             dependencies: [
@@ -61,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "shaolinctl",
             dependencies: [
-                "ShaolinCore", "ShaolinSimulation", "ShaolinLinux", "ShaolinBench",
+                "ShaolinCore", "ShaolinSimulation", "ShaolinLinux", "ShaolinBench", "ShaolinControlClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "ShaolinCoreTests", dependencies: ["ShaolinCore"]),

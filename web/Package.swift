@@ -28,6 +28,7 @@ let package = Package(
             dependencies: [
                 .product(name: "ShaolinCore", package: "shaolin"),
                 .product(name: "ShaolinLinux", package: "shaolin"),
+                .product(name: "ShaolinControlClient", package: "shaolin"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -19,7 +19,7 @@
 //     at most `outputLimit` bytes (the rest is read and dropped, so the child
 //     never blocks on a full pipe).
 //   * posix_spawn failing with ETXTBSY (a freshly written script still open
-//     for writing in a concurrently spawned child) is retried for ~75 ms.
+//     for writing in a concurrently spawned child) is retried for ~0.6 s.
 //   * the child's exit is observed through a pidfd (Linux >= 5.3), falling
 //     back to waitpid(WNOHANG) every 10 ms without one.
 //   * on timeout the whole group gets SIGTERM, then SIGKILL after
@@ -235,15 +235,16 @@ private struct Runner {
         var rc: Int32 = 0
         // ETXTBSY is transient: a script just written by this process can be
         // held open for writing by a child another thread is spawning, until
-        // that child's exec closes it. Retry briefly (5+10+20+40 ms).
+        // that child's exec closes it. Retry briefly (5+10+...+320 ms: on a loaded
+        // 2-CPU machine a forked child was seen holding it for more than 75 ms).
         var pause: UInt32 = 5_000
-        for attempt in 0..<5 {
+        for attempt in 0..<8 {
             if options.executable.contains("/") {
                 rc = posix_spawn(&child, options.executable, &actions, &attr, cArgv, cEnv)
             } else {
                 rc = posix_spawnp(&child, options.executable, &actions, &attr, cArgv, cEnv)
             }
-            if rc != ETXTBSY || attempt == 4 { break }
+            if rc != ETXTBSY || attempt == 7 { break }
             usleep(pause)
             pause *= 2
         }

@@ -1,29 +1,10 @@
-// TCP authentication support: fresh random challenges, and a limiter that slows down an
+// TCP authentication support: a limiter that slows down an
 // address guessing the key. After `threshold` failures within `window`, the address is
 // blocked for `baseBlock`, doubling with each further failure up to `maxBlock`; a success
 // clears its record. The table is bounded (oldest entries are dropped).
 
 import Glibc
 import ShaolinCore
-
-public enum SecureRandom {
-    /// `count` bytes from the kernel's CSPRNG.
-    public static func bytes(_ count: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
-        if fd >= 0 {
-            while filled < count {
-                let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, count - filled) }
-                if n <= 0 { if n < 0 && errno == EINTR { continue }; break }
-                filled += n
-            }
-            close(fd)
-        }
-        precondition(filled == count, "cannot read /dev/urandom")
-        return out
-    }
-}
 
 public struct AuthFailureLimiter: Sendable {
     public struct Entry: Sendable {

@@ -5,6 +5,7 @@
 // stalls a page.
 import Dispatch
 import Glibc
+import ShaolinControlClient
 import ShaolinCore
 import Synchronization
 

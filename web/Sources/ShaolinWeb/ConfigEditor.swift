@@ -4,6 +4,7 @@
 // reload on the node when it is ACTIVE (through its control socket) and rebuild the boot
 // image (initramfs) that the node's next boot — as STANDBY — starts from.
 import Glibc
+import ShaolinControlClient
 import ShaolinCore
 import ShaolinLinux
 

@@ -6,6 +6,7 @@
 // `shaolin-web hash-password` prints such a string for the config file; `verify` compares
 // in constant time. Nothing here keeps the password itself.
 import ShaolinCore
+import ShaolinLinux
 
 public enum PasswordHash {
     public static let scheme = "pbkdf2-sha256"

@@ -6,6 +6,7 @@
 // required in the X-CSRF-Token header (or the csrf form field) of every state-changing request.
 import Glibc
 import Synchronization
+import ShaolinLinux
 
 public struct Session: Sendable, Equatable {
     public var id: String

@@ -5,14 +5,12 @@
 //   [auth]    user, password_hash
 //   [engine]  config_file (the engine configuration the editor edits), initramfs_command
 //   [[node]]  name, socket | host + port + key_file   (one per cluster node)
+import ShaolinControlClient
 import ShaolinCore
 
 public struct WebConfig: Sendable {
     public struct Node: Sendable, Equatable {
-        public enum Endpoint: Sendable, Equatable {
-            case unix(path: String)
-            case tcp(host: String, port: UInt16, keyFile: String)
-        }
+        public typealias Endpoint = ControlEndpoint
         public var name: String
         public var endpoint: Endpoint
         /// The node whose configuration file `engine.config_file` is (the first node unless one says `local = true`).
@@ -22,12 +20,7 @@ public struct WebConfig: Sendable {
             self.endpoint = endpoint
             self.local = local
         }
-        public var target: String {
-            switch endpoint {
-            case .unix(let p): p
-            case .tcp(let h, let port, _): "\(h):\(port)"
-            }
-        }
+        public var target: String { endpoint.target }
     }
 
     public var listenHost = "127.0.0.1"

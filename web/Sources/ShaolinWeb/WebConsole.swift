@@ -7,7 +7,9 @@ import HummingbirdCore
 import HummingbirdTLS
 import NIOCore
 import Logging
+import ShaolinControlClient
 import ShaolinCore
+import ShaolinLinux
 
 public final class WebConsole: Sendable {
     public let config: WebConfig
@@ -251,7 +253,7 @@ public final class WebConsole: Sendable {
             return HTTP.json(.object([("ok", .bool(true)), ("result", r)]))
         case .failure(let e):
             record(context, what, "refused", "\(e.code): \(e.message)")
-            let status: HTTPResponse.Status = (e.code == "unreachable" || e.code == "timeout" || e.code == "protocol") ? .badGateway : .conflict
+            let status: HTTPResponse.Status = (e.isUnreachable || !e.fromServer) ? .badGateway : .conflict
             return HTTP.error(status, e.code, e.message, details: e.details)
         }
     }

@@ -1,7 +1,11 @@
-// Random bytes for session ids, CSRF tokens and salts: the kernel's CSPRNG through the
-// standard library's SystemRandomNumberGenerator (getrandom(2) on Linux).
+// Random bytes for challenges, nonces, session ids, CSRF tokens and salts: the kernel's CSPRNG
+// through the standard library's SystemRandomNumberGenerator (getrandom(2) on Linux, which
+// blocks only until the pool is first initialised at boot).
 
 public enum SecureRandom {
+    /// `count` bytes from the kernel's CSPRNG.
+    ///
+    /// The corresponding C function is `getrandom` (through `SystemRandomNumberGenerator`).
     public static func bytes(_ count: Int) -> [UInt8] {
         var g = SystemRandomNumberGenerator()
         var out = [UInt8](repeating: 0, count: count)
