@@ -1,7 +1,7 @@
 // journald's native protocol through libsystemd: one datagram per entry on
 // /run/systemd/journal/socket, fields as NAME=value (libsystemd switches a field to the
-// binary length-prefixed form by itself when its value holds a newline).
-import CSystemd
+// binary length-prefixed form by itself when its value holds a newline). libsystemd is opened
+// on first use (SystemdLibrary), not linked.
 import Glibc
 import SystemPackage
 
@@ -26,11 +26,17 @@ public enum Journal {
         return true
     }
 
+    /// Why entries cannot be sent even though the socket may exist (libsystemd missing), or nil.
+    /// Opens libsystemd if it is not open yet.
+    public static var libraryProblem: String? { SystemdLibrary.load()?.description }
+
     /// Sends one entry. Each field is `(NAME, value)`; values may hold any bytes, newlines included.
     /// Blocks while journald's socket buffer is full: call it from a thread that may wait.
+    /// Throws `Errno` when journald refuses the entry, `SystemdLibrary.Unavailable` without libsystemd.
     ///
     /// The corresponding C function is `sd_journal_sendv`.
-    public static func send(_ fields: [(name: String, value: String)]) throws(Errno) {
+    public static func send(_ fields: [(name: String, value: String)]) throws {
+        let sd = try SystemdLibrary.functions.get()
         var bytes: [UInt8] = []
         var ranges: [(Int, Int)] = []
         bytes.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 1 })
@@ -43,7 +49,7 @@ public enum Journal {
         }
         let rc: Int32 = bytes.withUnsafeMutableBytes { raw in
             var iov = ranges.map { iovec(iov_base: raw.baseAddress! + $0.0, iov_len: $0.1) }
-            return iov.withUnsafeMutableBufferPointer { sd_journal_sendv($0.baseAddress, Int32($0.count)) }
+            return iov.withUnsafeMutableBufferPointer { sd.journalSendv($0.baseAddress, Int32($0.count)) }
         }
         if rc < 0 { throw Errno(rawValue: -rc) }
     }

@@ -1,6 +1,6 @@
 // The service manager's notification protocol (sd_notify): READY=1, STATUS=…, WATCHDOG=1,
 // STOPPING=1 as datagrams on $NOTIFY_SOCKET. Without NOTIFY_SOCKET every call is a no-op.
-import CSystemd
+// libsystemd is opened on first use (SystemdLibrary), not linked.
 import Glibc
 import SystemPackage
 
@@ -11,10 +11,13 @@ public enum SystemdNotify {
     /// Sends newline-separated assignments such as `"READY=1\nSTATUS=ACTIVE"`.
     /// - Returns: false when $NOTIFY_SOCKET is unset (nothing sent), true when sent.
     ///
+    /// Throws `Errno` when sending fails, `SystemdLibrary.Unavailable` without libsystemd.
+    ///
     /// The corresponding C function is `sd_notify(0, state)`.
     @discardableResult
-    public static func send(_ state: String) throws(Errno) -> Bool {
-        let rc = sd_notify(0, state)
+    public static func send(_ state: String) throws -> Bool {
+        guard isListening else { return false }
+        let rc = try SystemdLibrary.functions.get().notify(0, state)
         if rc < 0 { throw Errno(rawValue: -rc) }
         return rc > 0
     }
@@ -23,9 +26,10 @@ public enum SystemdNotify {
     /// $WATCHDOG_PID), in microseconds; nil when the service watchdog is off.
     ///
     /// The corresponding C function is `sd_watchdog_enabled(0, &usec)`.
-    public static func watchdogInterval() throws(Errno) -> UInt64? {
+    public static func watchdogInterval() throws -> UInt64? {
+        guard getenv("WATCHDOG_USEC") != nil else { return nil }
         var usec: UInt64 = 0
-        let rc = sd_watchdog_enabled(0, &usec)
+        let rc = try SystemdLibrary.functions.get().watchdogEnabled(0, &usec)
         if rc < 0 { throw Errno(rawValue: -rc) }
         return rc > 0 ? usec : nil
     }

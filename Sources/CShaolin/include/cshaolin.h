@@ -70,6 +70,7 @@ static inline int cshaolin_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXE
 #include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <malloc.h>     /* mallopt, M_TOP_PAD (Realtime.trimHeapGrowthForLockedMemory) */
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
