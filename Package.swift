@@ -5,7 +5,7 @@
 //   ShaolinCore        pure Swift, no Glibc/Foundation: protocol, HMAC, state machine, config
 //   ShaolinSimulation  deterministic two-node simulator driving the real core
 //   CShaolin           C shim for kernel headers Swift cannot import
-//   CLibcap            system library libcap (libsystemd is opened with dlopen, see ShaolinLinux)
+//   CLibcap            system library libcap (journald and sd_notify are spoken without libsystemd)
 //   ShaolinLinux       thin typed syscall wrappers, one file per kernel facility
 //   ShaolinEngine      real-time loop, links, non-real-time side (fencing, logging)
 //   shaolind           the engine executable (no Foundation: it goes into the initramfs)
@@ -34,9 +34,10 @@ let package = Package(
         .target(name: "ShaolinCore"),
         .target(name: "ShaolinSimulation", dependencies: ["ShaolinCore"]),
         .target(name: "CShaolin"),
-        // libcap, linked dynamically. libsystemd (journal native protocol, sd_notify) is not
-        // linked: ShaolinLinux opens it with dlopen when journald or a service manager is there
-        // (SystemdLibrary.swift; it would add ≈ 3.4 MB of locked libraries to every engine).
+        // libcap, linked dynamically. libsystemd is not used: ShaolinLinux speaks journald's
+        // native protocol and sd_notify's itself (Journal.swift, SystemdNotify.swift), as systemd
+        // documents them for clients without libsystemd; linked, its dependencies would add
+        // ≈ 3.4 MB of memory locked by mlockall to every engine (docs/logging.md).
         .systemLibrary(name: "CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(
             name: "ShaolinLinux",

@@ -30,27 +30,20 @@ public enum LogSinkSelector {
         public var journalSocketExists: Bool
         public var inInitramfs: Bool
         public var kmsgWritable: Bool
-        /// Why journal entries cannot be sent although the socket exists (libsystemd cannot be
-        /// loaded), or nil.
-        public var journalLibraryProblem: String?
-        public init(journalSocketExists: Bool, inInitramfs: Bool, kmsgWritable: Bool, journalLibraryProblem: String? = nil) {
+        public init(journalSocketExists: Bool, inInitramfs: Bool, kmsgWritable: Bool) {
             self.journalSocketExists = journalSocketExists
             self.inInitramfs = inInitramfs
             self.kmsgWritable = kmsgWritable
-            self.journalLibraryProblem = journalLibraryProblem
         }
 
         /// Probes this machine: journald's socket, initramfs markers (`/etc/initrd-release`,
         /// initramfs-tools' `/conf/initramfs.conf`), and whether /dev/kmsg opens for writing.
-        /// libsystemd is opened (dlopen) only when journald's socket exists.
         public static func probe() -> Environment {
             let kfd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NONBLOCK)
             if kfd >= 0 { close(kfd) }
-            let socket = Journal.isAvailable
-            return Environment(journalSocketExists: socket,
+            return Environment(journalSocketExists: Journal.isAvailable,
                                inInitramfs: access("/etc/initrd-release", F_OK) == 0 || access("/conf/initramfs.conf", F_OK) == 0,
-                               kmsgWritable: kfd >= 0,
-                               journalLibraryProblem: socket ? Journal.libraryProblem : nil)
+                               kmsgWritable: kfd >= 0)
         }
     }
 
@@ -62,9 +55,6 @@ public enum LogSinkSelector {
     public static func choose(target: String, _ env: Environment) -> LogSinkChoice {
         switch target {
         case "journal":
-            if let why = env.journalLibraryProblem, env.journalSocketExists {
-                return LogSinkChoice(sink: .stderr, reason: "log target journal, but \(why): using stderr")
-            }
             return env.journalSocketExists
                 ? LogSinkChoice(sink: .journal, reason: "log target journal")
                 : LogSinkChoice(sink: .stderr, reason: "log target journal, but \(Journal.socketPath) does not exist: using stderr")
@@ -75,12 +65,7 @@ public enum LogSinkSelector {
         case "stderr":
             return LogSinkChoice(sink: .stderr, reason: "log target stderr")
         default:
-            if env.journalSocketExists {
-                if let why = env.journalLibraryProblem {
-                    return LogSinkChoice(sink: .stderr, reason: "log target auto: \(Journal.socketPath) exists, but \(why): using stderr")
-                }
-                return LogSinkChoice(sink: .journal, reason: "log target auto: \(Journal.socketPath) exists")
-            }
+            if env.journalSocketExists { return LogSinkChoice(sink: .journal, reason: "log target auto: \(Journal.socketPath) exists") }
             if env.inInitramfs && env.kmsgWritable { return LogSinkChoice(sink: .kmsg, reason: "log target auto: inside an initramfs, no journald") }
             return LogSinkChoice(sink: .stderr, reason: "log target auto: no journald socket, not in an initramfs")
         }
