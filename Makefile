@@ -20,6 +20,9 @@ UNITDIR     ?= /lib/systemd/system
 GRUBDIR     ?= /etc/grub.d
 SYSCONFDIR  ?= /etc/shaolin
 BUILD       ?= .build-install
+# shaolind and shaolinctl are installed stripped: shaolind's symbols and DWARF are more than half of
+# the file (the initramfs carries it; the unstripped build stays in $(BUILD) for debugging).
+STRIP       ?= strip
 # Commands that update the boot setup; only run for a real install (DESTDIR empty).
 UPDATE_INITRAMFS ?= update-initramfs -u -k all
 UPDATE_GRUB      ?= update-grub
@@ -36,7 +39,7 @@ FILES = $(SBINDIR)/shaolind $(BINDIR)/shaolinctl \
 .PHONY: all install uninstall installed-files
 all: $(BIN_SHAOLIND) $(BIN_SHAOLINCTL)
 
-$(BIN_SHAOLIND) $(BIN_SHAOLINCTL): Package.swift $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h')
+$(BIN_SHAOLIND) $(BIN_SHAOLINCTL): Package.swift tools/link/static-cxx/libstdc++.so $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h')
 	$(SWIFT) build -c release --static-swift-stdlib --build-path $(BUILD) --product shaolind
 	$(SWIFT) build -c release --static-swift-stdlib --build-path $(BUILD) --product shaolinctl
 
@@ -44,8 +47,8 @@ installed-files:
 	@for f in $(FILES); do echo "$$f"; done
 
 install: all
-	install -D -m 0755 $(BIN_SHAOLIND) $(DESTDIR)$(SBINDIR)/shaolind
-	install -D -m 0755 $(BIN_SHAOLINCTL) $(DESTDIR)$(BINDIR)/shaolinctl
+	install -D -m 0755 -s --strip-program=$(STRIP) $(BIN_SHAOLIND) $(DESTDIR)$(SBINDIR)/shaolind
+	install -D -m 0755 -s --strip-program=$(STRIP) $(BIN_SHAOLINCTL) $(DESTDIR)$(BINDIR)/shaolinctl
 	install -D -m 0755 initramfs-tools/hooks/shaolin $(DESTDIR)$(INITRAMFS)/hooks/shaolin
 	install -D -m 0755 initramfs-tools/scripts/init-premount/shaolin $(DESTDIR)$(INITRAMFS)/scripts/init-premount/shaolin
 	install -D -m 0644 systemd/shaolin.service $(DESTDIR)$(UNITDIR)/shaolin.service

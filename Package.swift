@@ -5,7 +5,7 @@
 //   ShaolinCore        pure Swift, no Glibc/Foundation: protocol, HMAC, state machine, config
 //   ShaolinSimulation  deterministic two-node simulator driving the real core
 //   CShaolin           C shim for kernel headers Swift cannot import
-//   CSystemd, CLibcap  system libraries: libsystemd (journal, sd_notify) and libcap
+//   CLibcap            system library libcap (journald and sd_notify are spoken without libsystemd)
 //   ShaolinLinux       thin typed syscall wrappers, one file per kernel facility
 //   ShaolinEngine      real-time loop, links, non-real-time side (fencing, logging)
 //   ShaolinControlClient  the control protocol's client (shaolinctl, the web console)
@@ -37,13 +37,15 @@ let package = Package(
         .target(name: "ShaolinCore"),
         .target(name: "ShaolinSimulation", dependencies: ["ShaolinCore"]),
         .target(name: "CShaolin"),
-        // libsystemd (journal native protocol, sd_notify) and libcap, linked dynamically.
-        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // libcap, linked dynamically. libsystemd is not used: ShaolinLinux speaks journald's
+        // native protocol and sd_notify's itself (Journal.swift, SystemdNotify.swift), as systemd
+        // documents them for clients without libsystemd; linked, its dependencies would add
+        // ≈ 3.4 MB of memory locked by mlockall to every engine (docs/logging.md).
         .systemLibrary(name: "CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(
             name: "ShaolinLinux",
             dependencies: [
-                "CShaolin", "CSystemd", "CLibcap",
+                "CShaolin", "CLibcap",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .target(
@@ -61,7 +63,21 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
-        .executableTarget(name: "shaolind", dependencies: ["ShaolinEngine"]),
+        // shaolind runs under mlockall(MCL_CURRENT|MCL_FUTURE): every mapped page of the binary and
+        // of each library it loads is locked, so its link is tuned for size (docs/benchmarks.md,
+        // "Footprint"): lld with packed relative relocations (DT_RELR, glibc ≥ 2.36) instead of
+        // 550 KB of RELA entries, no dynamic symbol table for its own symbols (another 550 KB;
+        // swiftc's --static-swift-stdlib asks for --export-dynamic), and libstdc++/libgcc_eh
+        // linked statically (tools/link/static-cxx: only the parts the Swift runtime uses).
+        .executableTarget(
+            name: "shaolind", dependencies: ["ShaolinEngine"],
+            linkerSettings: [
+                .unsafeFlags([
+                    "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                    "-Xlinker", "--no-export-dynamic",
+                    "-L", Context.packageDirectory + "/tools/link/static-cxx",
+                ])
+            ]),
         .executableTarget(
             name: "shaolinctl",
             dependencies: [

@@ -26,6 +26,8 @@ for x in /usr/sbin/shaolind /usr/bin/shaolinctl /usr/share/initramfs-tools/hooks
 done
 [ "$(stat -c %a "$D/etc/shaolin")" = 700 ] || fail "/etc/shaolin is not 0700"
 ldd "$D/usr/sbin/shaolind" | grep -q libswiftCore && fail "installed shaolind needs libswiftCore.so (not --static-swift-stdlib)"
+readelf -S "$D/usr/sbin/shaolind" | grep -q '\.symtab' && fail "installed shaolind is not stripped"
+[ "$(stat -c %s "$D/usr/sbin/shaolind")" -le 10000000 ] || fail "installed shaolind is $(stat -c %s "$D/usr/sbin/shaolind") bytes (issue 3: <= 10 MB)"
 "$D/usr/sbin/shaolind" --version | grep -q shaolind || fail "installed shaolind does not run"
 grep -q "operator's file" "$D/etc/shaolin/shaolin.toml" || fail "install overwrote /etc/shaolin/shaolin.toml"
 sh -n "$D/usr/share/initramfs-tools/hooks/shaolin" && sh -n "$D/usr/share/initramfs-tools/scripts/init-premount/shaolin"

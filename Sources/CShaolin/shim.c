@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include "cshaolin.h"
 
 int cshaolin_attach_ethertype_filter(int fd, uint16_t ethertype) {
@@ -261,4 +262,41 @@ int cshaolin_group_id(const char *name, uint32_t *gid) {
     if (getgrnam_r(name, &g, buf, sizeof buf, &out) != 0 || out == NULL) return -1;
     *gid = out->gr_gid;
     return 0;
+}
+
+int cshaolin_send_sealed_memfd(int sock, const struct sockaddr *addr, socklen_t addr_len,
+                               const void *data, size_t len) {
+    int fd = memfd_create("shaolin-journal", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno; close(fd); return -e;
+        }
+        p += n; left -= (size_t)n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+        int e = errno; close(fd); return -e;
+    }
+    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_name = (void *)addr;
+    mh.msg_namelen = addr_len;
+    mh.msg_control = control.buf;
+    mh.msg_controllen = sizeof control.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ssize_t r;
+    do { r = sendmsg(sock, &mh, MSG_NOSIGNAL); } while (r < 0 && errno == EINTR);
+    int e = r < 0 ? errno : 0;
+    close(fd);
+    return -e;
 }

@@ -127,6 +127,7 @@ public enum Engine {
         }
         var problems: [String] = []
         if r.mlock {
+            Realtime.trimHeapGrowthForLockedMemory()
             do { try Realtime.lockAllMemory() } catch { problems.append(error.description) }
         }
         Realtime.prefaultStack(kibibytes: 256)

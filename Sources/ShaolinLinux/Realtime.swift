@@ -67,6 +67,22 @@ public enum Realtime {
         throw RealtimeError(operation: .lockMemory, errno: e, message: message)
     }
 
+    /// How much extra memory glibc's malloc asks the kernel for whenever a heap grows
+    /// (`M_TOP_PAD`), for a process whose memory is locked: `lockAllMemory` makes every such
+    /// page resident and locked, and the default (128 KiB) is paid again by each thread's arena
+    /// (≈ 132 KiB resident per thread that ever called malloc). 16 KiB keeps a heap from growing
+    /// on every small request while costing ≈ 0.1 MB per arena less. Per-thread arenas stay (no
+    /// `M_ARENA_MAX`): the real-time thread keeps an arena no other thread locks.
+    public static let lockedHeapTopPad: CInt = 16 * 1024
+
+    /// Sets malloc's top pad to `lockedHeapTopPad`. Call before threads start, with `lockAllMemory`.
+    ///
+    /// The corresponding C function is `mallopt(M_TOP_PAD, …)`.
+    @discardableResult
+    public static func trimHeapGrowthForLockedMemory() -> Bool {
+        mallopt(M_TOP_PAD, lockedHeapTopPad) == 1
+    }
+
     /// Unlocks all pages (undoes `lockAllMemory`).
     ///
     /// The corresponding C function is `munlockall`.

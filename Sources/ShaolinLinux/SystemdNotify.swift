@@ -1,6 +1,7 @@
 // The service manager's notification protocol (sd_notify): READY=1, STATUS=…, WATCHDOG=1,
-// STOPPING=1 as datagrams on $NOTIFY_SOCKET. Without NOTIFY_SOCKET every call is a no-op.
-import CSystemd
+// STOPPING=1 as one datagram on the AF_UNIX socket named by $NOTIFY_SOCKET (a path, or "@name"
+// in the abstract namespace). Without NOTIFY_SOCKET every call is a no-op. Spoken directly, as
+// sd_notify(3) documents it for reimplementation; libsystemd is not linked (docs/logging.md).
 import Glibc
 import SystemPackage
 
@@ -10,23 +11,30 @@ public enum SystemdNotify {
 
     /// Sends newline-separated assignments such as `"READY=1\nSTATUS=ACTIVE"`.
     /// - Returns: false when $NOTIFY_SOCKET is unset (nothing sent), true when sent.
+    /// - Throws: `EAFNOSUPPORT` for a $NOTIFY_SOCKET that is neither "/path" nor "@name", or the
+    ///   error of sending.
     ///
-    /// The corresponding C function is `sd_notify(0, state)`.
+    /// What libsystemd's `sd_notify(0, state)` does: `sendto` of the text on an `AF_UNIX`
+    /// datagram socket (UnixDatagram).
     @discardableResult
     public static func send(_ state: String) throws(Errno) -> Bool {
-        let rc = sd_notify(0, state)
-        if rc < 0 { throw Errno(rawValue: -rc) }
-        return rc > 0
+        guard let socket = getenv("NOTIFY_SOCKET") else { return false }
+        try UnixDatagram.send(Array(state.utf8), to: String(cString: socket), sealedMemfdWhenTooLarge: false)
+        return true
     }
 
     /// The service watchdog interval systemd expects WATCHDOG=1 within ($WATCHDOG_USEC, honouring
-    /// $WATCHDOG_PID), in microseconds; nil when the service watchdog is off.
+    /// $WATCHDOG_PID: nil when it names another process), in microseconds; nil when the service
+    /// watchdog is off. Throws `EINVAL` when either variable is not a positive number.
     ///
-    /// The corresponding C function is `sd_watchdog_enabled(0, &usec)`.
+    /// What libsystemd's `sd_watchdog_enabled(0, &usec)` does (from the environment alone).
     public static func watchdogInterval() throws(Errno) -> UInt64? {
-        var usec: UInt64 = 0
-        let rc = sd_watchdog_enabled(0, &usec)
-        if rc < 0 { throw Errno(rawValue: -rc) }
-        return rc > 0 ? usec : nil
+        guard let u = getenv("WATCHDOG_USEC") else { return nil }
+        guard let usec = UInt64(String(cString: u)), usec > 0 else { throw .invalidArgument }
+        if let p = getenv("WATCHDOG_PID") {
+            guard let pid = Int32(String(cString: p)), pid > 0 else { throw .invalidArgument }
+            if pid != getpid() { return nil }
+        }
+        return usec
     }
 }

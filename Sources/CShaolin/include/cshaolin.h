@@ -70,6 +70,7 @@ static inline int cshaolin_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXE
 #include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <malloc.h>     /* mallopt, M_TOP_PAD (Realtime.trimHeapGrowthForLockedMemory) */
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -291,6 +292,14 @@ int cshaolin_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 int cshaolin_peergroups(int fd, uint32_t *gids, int max);
 /// The gid of group `name` (getgrnam_r). 0, or -1 when there is no such group.
 int cshaolin_group_id(const char *name, uint32_t *gid);
+
+// MARK: - journald's native protocol, large entries
+
+/// An entry too large for one datagram: writes `len` bytes to a new memfd, seals it (shrink,
+/// grow, write, seal), and sends an empty datagram carrying it (SCM_RIGHTS) on the AF_UNIX
+/// datagram socket `sock` to `addr`. 0, or -errno. (CMSG_* are macros Swift cannot import.)
+int cshaolin_send_sealed_memfd(int sock, const struct sockaddr *addr, socklen_t addr_len,
+                               const void *data, size_t len);
 
 // MARK: - errno
 

@@ -128,6 +128,26 @@ enum FenceSupport {
         return "…" + String(joined.suffix(limit))
     }
 
+    /// Whether `needle` occurs in `text`, compared byte for byte (UTF-8). The engine's own
+    /// substring search: `String.contains(_: String)` lives in _StringProcessing, which would
+    /// link the regex engine (≈ 1.2 MB of text, locked by mlockall) into shaolind for this alone.
+    static func text(_ text: String, contains needle: String) -> Bool {
+        let n = Array(needle.utf8)
+        guard let first = n.first else { return true }
+        let h = Array(text.utf8)
+        guard h.count >= n.count else { return false }
+        var i = 0
+        while i <= h.count - n.count {
+            if h[i] == first {
+                var j = 1
+                while j < n.count && h[i + j] == n[j] { j += 1 }
+                if j == n.count { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
     static func trim(_ text: Substring) -> String {
         var s = text
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }

@@ -275,11 +275,11 @@ public struct IPMIFence: FenceDriver {
         let all = text + "\n" + result.errorText.lowercased()
         if result.termination == .exited(0) {
             if verb == "status" {
-                if text.contains("power is off") {
+                if FenceSupport.text(text, contains: "power is off") {
                     log.add("chassis power status\(tag): off (\(ms) ms)")
                     return .power(false)
                 }
-                if text.contains("power is on") {
+                if FenceSupport.text(text, contains: "power is on") {
                     log.add("chassis power status\(tag): on (\(ms) ms)")
                     return .power(true)
                 }
@@ -291,19 +291,19 @@ public struct IPMIFence: FenceDriver {
         }
         let summary = FenceSupport.summary(result, limit: 200)
         log.add("chassis power \(verb)\(tag): \(result.termination) (\(ms) ms): \(summary)")
-        if all.contains("unable to read password") {
+        if FenceSupport.text(all, contains: "unable to read password") {
             return .failure(.failed("cannot read password file \(settings.passwordFile ?? "")"))
         }
-        if all.contains("rakp 2 hmac is invalid") || all.contains("unauthorized name")
-            || all.contains("invalid user name")
+        if FenceSupport.text(all, contains: "rakp 2 hmac is invalid") || FenceSupport.text(all, contains: "unauthorized name")
+            || FenceSupport.text(all, contains: "invalid user name")
         {
             return .failure(.failed("\(Self.authFailure) (check user/password) at \(target)"))
         }
-        if all.contains("insufficient privilege") || all.contains("requested privilege level") {
+        if FenceSupport.text(all, contains: "insufficient privilege") || FenceSupport.text(all, contains: "requested privilege level") {
             return .failure(.failed(
                 "privilege \(settings.privilege) refused by the BMC at \(target)"))
         }
-        if all.contains("unable to establish") {
+        if FenceSupport.text(all, contains: "unable to establish") {
             return .failure(.failed(
                 "no RMCP+ session with \(target) (cipher suite \(settings.cipherSuite)?): \(summary)"))
         }

@@ -2,8 +2,8 @@
 // engine, configuration saves and applies), with who, from where, what and the outcome.
 //
 // Records go to stderr as one line each ("shaolin-web audit: …" plus key=value fields), which
-// systemd's journal captures for the service. The native journald writer
-// (`ShaolinLinux.Journal`, on its own branch) is used when it is built in; see
+// systemd's journal captures for the service. When journald's socket exists, records go to the
+// journal natively instead (`ShaolinLinux.Journal`, which needs no libsystemd); see
 // docs/web-console.md.
 import Glibc
 import Synchronization
@@ -86,10 +86,10 @@ public struct AuditLog: Sendable {
     public func write(_ r: AuditRecord) { for s in sinks { s.write(r) } }
 }
 
-#if canImport(CSystemd)
+#if canImport(ShaolinLinux)
 import ShaolinLinux
 
-/// Native journald records with the structured fields (when libsystemd's writer is built in).
+/// Native journald records with the structured fields (ShaolinLinux.Journal speaks the protocol itself).
 public struct JournalAuditSink: AuditSink {
     public init() {}
     public func write(_ r: AuditRecord) {
@@ -102,7 +102,7 @@ extension AuditLog {
     /// The journal when its socket exists and the native writer is built in, else stderr;
     /// `note` says which, for the start-up message.
     public static func standard() -> (AuditLog, note: String) {
-        #if canImport(CSystemd)
+        #if canImport(ShaolinLinux)
         if Journal.isAvailable { return (AuditLog([JournalAuditSink()]), "audit records go to the journal (SHAOLIN_EVENT=WEB_AUDIT)") }
         return (AuditLog([StderrAuditSink()]), "no journald socket: audit records go to stderr")
         #else
