@@ -3,7 +3,9 @@
 # The Swift 6.3 toolchain itself is a prerequisite (see README).
 set -euo pipefail
 PKGS=(socat iproute2 procps ipmitool openipmi nftables stress-ng rt-tests fence-agents
-      libsystemd-dev libcap-dev pkg-config tmux python3
+      libcap-dev pkg-config tmux python3
+      # shaolind links the C++ runtime statically (tools/link/static-cxx): libstdc++.a, libgcc_eh.a
+      libstdc++-12-dev
       # shaolinctl bench tests: the plot and the JSON schema check
       gnuplot-nox python3-jsonschema
       # whole-cluster boot tests under qemu (tools/vm-test.sh): the Debian kernel goes to /boot,

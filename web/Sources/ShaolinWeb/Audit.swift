@@ -6,6 +6,7 @@
 // journal natively instead (`ShaolinLinux.Journal`, which needs no libsystemd); see
 // docs/web-console.md.
 import Glibc
+import ShaolinLinux
 import Synchronization
 
 public struct AuditRecord: Sendable, Equatable {
@@ -86,27 +87,19 @@ public struct AuditLog: Sendable {
     public func write(_ r: AuditRecord) { for s in sinks { s.write(r) } }
 }
 
-#if canImport(ShaolinLinux)
-import ShaolinLinux
-
-/// Native journald records with the structured fields (ShaolinLinux.Journal speaks the protocol itself).
+/// Native journald records with the structured fields (ShaolinLinux.Journal speaks the protocol
+/// itself). A record journald does not take goes to stderr instead: an audit record is never dropped.
 public struct JournalAuditSink: AuditSink {
     public init() {}
     public func write(_ r: AuditRecord) {
-        try? Journal.send(r.fields)
+        do { try Journal.send(r.fields) } catch { StderrAuditSink().write(r) }
     }
 }
-#endif
 
 extension AuditLog {
-    /// The journal when its socket exists and the native writer is built in, else stderr;
-    /// `note` says which, for the start-up message.
+    /// The journal when its socket exists, else stderr; `note` says which, for the start-up message.
     public static func standard() -> (AuditLog, note: String) {
-        #if canImport(ShaolinLinux)
         if Journal.isAvailable { return (AuditLog([JournalAuditSink()]), "audit records go to the journal (SHAOLIN_EVENT=WEB_AUDIT)") }
         return (AuditLog([StderrAuditSink()]), "no journald socket: audit records go to stderr")
-        #else
-        return (AuditLog([StderrAuditSink()]), "audit records go to stderr, one line each (this build has no native journald writer; under systemd the journal captures stderr)")
-        #endif
     }
 }
