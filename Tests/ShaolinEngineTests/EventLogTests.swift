@@ -86,9 +86,17 @@ import Testing
         let lines = String(decoding: reader.data, as: UTF8.self).split(separator: "\n")
         let records = lines.filter { $0.contains("SHAOLIN_EVENT=TEST") }
         #expect(records.count + Int(dropped) == total, "\(records.count) written + \(dropped) dropped != \(total)")
-        let report = try #require(lines.first { $0.contains("SHAOLIN_EVENT=LOG_DROPPED") })
+        // The writer reports drops each time it can write again: one report when the stall began
+        // after a first burst of drops, more if drops went on. Together they account for every
+        // drop, and the last one carries the total.
+        let reports = lines.filter { $0.contains("SHAOLIN_EVENT=LOG_DROPPED") }
+        let report = try #require(reports.last)
         #expect(report.contains("SHAOLIN_DROPPED_TOTAL=\(dropped)"), "\(report)")
         #expect(report.contains("MESSAGE_ID=\(LogCatalog.messageID(for: "LOG_DROPPED")!)"))
+        let reportedDrops = reports.compactMap { l in
+            l.split(separator: " ").first { $0.hasPrefix("SHAOLIN_DROPPED=") }.flatMap { UInt64($0.dropFirst(16)) }
+        }
+        #expect(reportedDrops.count == reports.count && reportedDrops.reduce(0, +) == dropped, "\(reports)")
         // What was written came out in order.
         let seqs = records.compactMap { l in l.split(separator: " ").first { $0.hasPrefix("SHAOLIN_SEQ=") }.flatMap { Int($0.dropFirst(12)) } }
         #expect(seqs == seqs.sorted())
