@@ -38,26 +38,7 @@ if ldd "$OUT/shaolind" | grep -q libswiftCore; then echo "build.sh: WARNING: sha
 # 2. Kernel: extract the vmlinux ELF from the bzImage.
 if [ ! -s "$OUT/vmlinux-$KVER" ]; then
   echo "== vmlinux $KVER"
-  python3 - "/boot/vmlinuz-$KVER" "$OUT/vmlinux-$KVER" <<'PY'
-import sys, lzma, gzip, zlib, subprocess
-data = open(sys.argv[1], "rb").read()
-def tries():
-    for magic, kind in ((b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"\x1f\x8b\x08", "gz")):
-        i = data.find(magic)
-        while i >= 0:
-            yield kind, i
-            i = data.find(magic, i + 1)
-for kind, i in tries():
-    try:
-        if kind == "xz": out = lzma.LZMADecompressor().decompress(data[i:])
-        elif kind == "gz": out = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[i:])
-        else: out = subprocess.run(["zstd", "-dc"], input=data[i:], capture_output=True).stdout
-    except Exception:
-        continue
-    if out[:4] == b"\x7fELF":
-        open(sys.argv[2], "wb").write(out); sys.exit(0)
-sys.exit("no ELF payload found in " + sys.argv[1])
-PY
+  python3 tools/vm/extract-vmlinux.py "/boot/vmlinuz-$KVER" "$OUT/vmlinux-$KVER"
 fi
 ln -sf "vmlinux-$KVER" "$OUT/vmlinux"
 
