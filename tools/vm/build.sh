@@ -6,6 +6,7 @@
 #   shared.img       the shared root disk: a small busybox root file system (ext4) whose /sbin/init
 #                    prints markers on the console and takes test commands from it
 #   etc-shaolin/     the cluster's /etc/shaolin: node-alpha.toml, node-beta.toml, key, BMC passwords
+#   swift/release/{shaolind,shaolinctl}   the Makefile's build (BUILD=.build-vm/swift)
 # Ports (BMC LAN, BMC<->qemu, Ethernet cable) are fixed at build time because the configurations
 # in the initramfs name them; tools/vm/cluster.py checks they are free before it starts.
 set -euo pipefail
@@ -28,6 +29,8 @@ if [ -n "${SHAOLIN_VM_SHAOLIND:-}" ]; then
 else
   echo "== shaolind (release, --static-swift-stdlib)"
   swift build -c release --product shaolind --static-swift-stdlib --build-path "$OUT/swift" 2>&1 | tail -n 3
+  # shaolinctl too: the Debian image installs both with `make install` (tools/vm/debian-image.sh)
+  swift build -c release --product shaolinctl --static-swift-stdlib --build-path "$OUT/swift" 2>&1 | tail -n 3
   SHAOLIND="$OUT/swift/release/shaolind"
 fi
 [ -x "$SHAOLIND" ] || { echo "build.sh: shaolind was not built" >&2; exit 1; }
