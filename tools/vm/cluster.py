@@ -631,8 +631,8 @@ def scenario_debian(c, with_poweroff=True):
         t_b2_exit = b2.wait_exit(90)
         check(t_b2_exit is not None, "B2 powered off after handing over")
         adopt = b2.console.find(r"shaolin-adopt: the engine handed over to the peer \(exit 10\): powering off", after=t_sw)
-        t_a3_fence = a3.console.find(r"shaolin: role FENCING", after=t_sw)
-        check(t_a3_fence is not None and "peer asked us to take over" in t_a3_fence[1],
+        t_a3_fence = a3.console.wait_for(r"shaolin: role FENCING", 60, after=t_sw - 5, what="A3 fencing B2 after the handover")
+        check("peer asked us to take over" in t_a3_fence[1],
               "A3 was asked to take over (graceful handover: STANDBY → FENCING handoverRequested)")
         if adopt:
             log(f"ok: B2's shaolin-adopt acted on the engine's exit 10 and powered B2 off ({adopt[0] - t_sw:+.1f}s after the "
