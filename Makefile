@@ -75,6 +75,8 @@ ifeq ($(DESTDIR),)
 endif
 	rm -f $(addprefix $(DESTDIR),$(FILES))
 	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+	# folders install created (initramfs-tools ships no scripts/init-premount); kept if not empty
+	-rmdir $(DESTDIR)$(INITRAMFS)/scripts/init-premount 2>/dev/null
 	-rmdir $(DESTDIR)$(SYSCONFDIR) 2>/dev/null
 ifeq ($(DESTDIR),)
 	-$(SYSTEMCTL) daemon-reload

@@ -11,6 +11,8 @@ PKGS=(socat iproute2 procps ipmitool openipmi nftables stress-ng rt-tests fence-
       # whole-cluster boot tests under qemu (tools/vm-test.sh): the Debian kernel goes to /boot,
       # the test builds its own initramfs from a copy of /etc/initramfs-tools
       qemu-system-x86 qemu-utils initramfs-tools busybox linux-image-amd64 kmod cpio e2fsprogs binutils make
+      # ... and its Debian root (tools/vm/debian-image.sh): debootstrap, loop mounts
+      debootstrap util-linux mount
       # the AAC agents' tests against real services
       curl openssl apache2 mariadb-server mariadb-client
       # the web console's browser test (tools/web-test.sh): headless Chromium and a font for it

@@ -6,6 +6,7 @@
 #   shared.img       the shared root disk: a small busybox root file system (ext4) whose /sbin/init
 #                    prints markers on the console and takes test commands from it
 #   etc-shaolin/     the cluster's /etc/shaolin: node-alpha.toml, node-beta.toml, key, BMC passwords
+#   swift/release/{shaolind,shaolinctl}   the Makefile's build (BUILD=.build-vm/swift)
 # Ports (BMC LAN, BMC<->qemu, Ethernet cable) are fixed at build time because the configurations
 # in the initramfs name them; tools/vm/cluster.py checks they are free before it starts.
 set -euo pipefail
@@ -28,6 +29,8 @@ if [ -n "${SHAOLIN_VM_SHAOLIND:-}" ]; then
 else
   echo "== shaolind (release, --static-swift-stdlib)"
   swift build -c release --product shaolind --static-swift-stdlib --build-path "$OUT/swift" 2>&1 | tail -n 3
+  # shaolinctl too: the Debian image installs both with `make install` (tools/vm/debian-image.sh)
+  swift build -c release --product shaolinctl --static-swift-stdlib --build-path "$OUT/swift" 2>&1 | tail -n 3
   SHAOLIND="$OUT/swift/release/shaolind"
 fi
 [ -x "$SHAOLIND" ] || { echo "build.sh: shaolind was not built" >&2; exit 1; }
@@ -38,26 +41,7 @@ if ldd "$OUT/shaolind" | grep -q libswiftCore; then echo "build.sh: WARNING: sha
 # 2. Kernel: extract the vmlinux ELF from the bzImage.
 if [ ! -s "$OUT/vmlinux-$KVER" ]; then
   echo "== vmlinux $KVER"
-  python3 - "/boot/vmlinuz-$KVER" "$OUT/vmlinux-$KVER" <<'PY'
-import sys, lzma, gzip, zlib, subprocess
-data = open(sys.argv[1], "rb").read()
-def tries():
-    for magic, kind in ((b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"\x1f\x8b\x08", "gz")):
-        i = data.find(magic)
-        while i >= 0:
-            yield kind, i
-            i = data.find(magic, i + 1)
-for kind, i in tries():
-    try:
-        if kind == "xz": out = lzma.LZMADecompressor().decompress(data[i:])
-        elif kind == "gz": out = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[i:])
-        else: out = subprocess.run(["zstd", "-dc"], input=data[i:], capture_output=True).stdout
-    except Exception:
-        continue
-    if out[:4] == b"\x7fELF":
-        open(sys.argv[2], "wb").write(out); sys.exit(0)
-sys.exit("no ELF payload found in " + sys.argv[1])
-PY
+  python3 tools/vm/extract-vmlinux.py "/boot/vmlinuz-$KVER" "$OUT/vmlinux-$KVER"
 fi
 ln -sf "vmlinux-$KVER" "$OUT/vmlinux"
 

@@ -210,7 +210,7 @@ set_working_mc 0x20
 
 
 class VM:
-    def __init__(self, name, node, work, out, ports, disk, cable_server, extra_append=""):
+    def __init__(self, name, node, work, out, ports, disk, cable_server, extra_append="", boot=None):
         self.name, self.node = name, node
         me, peer = ("ALPHA", "BETA") if node == "alpha" else ("BETA", "ALPHA")
         mac = ports[f"MAC_{me}"]
@@ -227,7 +227,8 @@ class VM:
                   "i6300esb.heartbeat=30 " + extra_append)
         cmd = ["qemu-system-x86_64", "-accel", "tcg,tb-size=256", "-m", "512", "-smp", "1",
                "-display", "none", "-nodefaults", "-no-user-config",
-               "-kernel", os.path.join(out, "vmlinux"), "-initrd", os.path.join(out, "initrd.img"), "-append", append,
+               "-kernel", os.path.join(boot or out, "vmlinux"), "-initrd", os.path.join(boot or out, "initrd.img"),
+               "-append", append,
                "-drive", f"file={disk},format=raw,if=virtio,file.locking=off",
                "-chardev", f"socket,id=con,path={con},server=on,wait=on", "-serial", "chardev:con",
                "-chardev", serial, "-serial", "chardev:hb",
@@ -286,8 +287,10 @@ BOOT_BANNER = r"Linux version \d"
 
 
 class Cluster:
-    def __init__(self, out, scenario):
+    def __init__(self, out, scenario, boot=None):
+        """boot: the folder with vmlinux, initrd.img and shared.pristine.img (default: out)."""
         self.out = out
+        self.boot = boot
         self.ports = {}
         for line in open(os.path.join(out, "ports.env")):
             if "=" in line:
@@ -297,7 +300,8 @@ class Cluster:
         shutil.rmtree(self.work, ignore_errors=True)
         os.makedirs(self.work)
         self.disk = os.path.join(self.work, "shared.img")
-        shutil.copyfile(os.path.join(out, "shared.pristine.img"), self.disk)
+        subprocess.run(["cp", "--sparse=always", os.path.join(boot or out, "shared.pristine.img"), self.disk], check=True)
+        self.mounts_before = mount_count(self.disk) or 0  # an image built on a loop mount was mounted already
         for p in ("ETH_ALPHA", "ETH_BETA"):
             if not port_free(int(self.ports[p]), socket.SOCK_DGRAM):
                 raise Failure(f"UDP port {self.ports[p]} is taken")
@@ -310,7 +314,7 @@ class Cluster:
         return self.bmcs[node]
 
     def vm(self, name, node, server, extra_append=""):
-        v = VM(name, node, self.work, self.out, self.ports, self.disk, server, extra_append)
+        v = VM(name, node, self.work, self.out, self.ports, self.disk, server, extra_append, self.boot)
         self.vms.append(v)
         return v
 
@@ -393,8 +397,8 @@ def scenario_failover(c, variant):
     log(f"B's view of A's heartbeats: {counters}")
     for v in c.vms:
         v.kill()
-    mc = mount_count(c.disk)
-    check(mc == 2, f"the shared root was mounted exactly twice (A, then B): ext4 mount count {mc}")
+    mc = mount_count(c.disk) - c.mounts_before
+    check(mc == 2, f"the shared root was mounted exactly twice (A, then B): ext4 mount count +{mc}")
     print(f"RESULT {variant}: A failed at {t_fail:.1f}s; A's qemu gone +{t_a_exit - t_fail:.1f}s"
           + (f"; A's watchdog reset +{t_a_reset - t_fail:.1f}s" if t_a_reset else "; no watchdog reset seen on A")
           + f"; B ACTIVE +{t_b_active - t_fail:.1f}s; B multi-user marker +{t_b_mu - t_fail:.1f}s"
@@ -446,20 +450,225 @@ def scenario_off(c):
     print("RESULT off: rescue boot without the cluster", flush=True)
 
 
+
+def fields(line):
+    """key=value words of a SHAOLIN-TEST line."""
+    return dict(w.split("=", 1) for w in line.split() if "=" in w)
+
+
+def json_num(text, key):
+    m = re.search(r'"%s":\s*(-?\d+)' % re.escape(key), text)
+    return int(m.group(1)) if m else None
+
+
+def link_counters(status_line):
+    return re.findall(r'"name":"([^"]+)","id":\d+.*?"lost":(\d+).*?"late":(\d+)', status_line)
+
+
+class RootGuard:
+    """'At no point are both VMs' roots mounted': per VM, from its first root step (initramfs
+    local-top, printed on its console) to its qemu's exit; the intervals must not overlap."""
+
+    def __init__(self):
+        self.vms = []
+
+    def add(self, vm):
+        self.vms.append(vm)
+
+    def check(self):
+        spans = []
+        for v in self.vms:
+            first = v.console.find(ROOT_TOUCH)
+            if first is None:
+                continue
+            end = v.exit_time if v.exit_time is not None else 1e18
+            spans.append((first[0], end, v.name))
+        spans.sort()
+        for (s1, e1, n1), (s2, e2, n2) in zip(spans, spans[1:]):
+            check(s2 > e1, f"root use never overlaps: {n1} [{s1:.1f}s, {e1:.1f}s] before {n2} from {s2:.1f}s")
+        return spans
+
+
+def debian_multiuser(v, timeout, after=-1.0):
+    """Waits for the agent's marker; checks that systemd runs the node with the adopted engine."""
+    t, line = v.console.wait_for("SHAOLIN-TEST: MULTIUSER", timeout, after=after, what=f"{v.name}'s multi-user marker (systemd)")
+    log(f"{v.name}: {line.strip()}")
+    f = fields(line)
+    check(f.get("init") == "systemd", f"{v.name}: PID 1 is systemd")
+    check(f.get("role") == "ACTIVE" and f.get("engine-alive") == "yes",
+          f"{v.name}: multi-user, ACTIVE, with the engine the initramfs started (pid {f.get('engine-pid')})")
+    check(f.get("argv0") == "@shaolind", f"{v.name}: the engine runs as @shaolind")
+    check(f.get("unit") == "active" and f.get("engine-cgroup") == "/system.slice/shaolin-initramfs.service",
+          f"{v.name}: shaolin-initramfs.service adopted the engine (unit {f.get('unit')}, engine cgroup {f.get('engine-cgroup')})")
+    return t, f
+
+
+def debian_status(v, after):
+    v.console.send("status\n")
+    _, st = v.console.wait_for("SHAOLIN-TEST: STATUS", 60, after=after, what=f"{v.name}'s status")
+    return st
+
+
+def scenario_debian(c, with_poweroff=True):
+    """systemd on a debootstrap root, installed with `make install` (tools/vm/debian-image.sh)."""
+    guard = RootGuard()
+    c.bmc("alpha")
+    c.bmc("beta")
+    results = []
+    # --- 1. A and B boot together: A ACTIVE under systemd, B a STANDBY in the initramfs ------------
+    t0 = now()
+    a = c.vm("A", "alpha", server=True)
+    b = c.vm("B", "beta", server=False)
+    guard.add(a); guard.add(b)
+    a.console.wait_for(r"shaolin: ACTIVE: continuing the boot", 240, what="A ACTIVE in the initramfs")
+    t_a_mu, fa = debian_multiuser(a, 400)
+    t_b_standby, _ = b.console.wait_for(r"shaolin: role STANDBY.*peer ACTIVE alive=true", 240, what="B STANDBY in the initramfs")
+    a.console.send("check\n")
+    t_chk, chk = a.console.wait_for("SHAOLIN-TEST: CHECK-DONE", 60, after=t_a_mu, what="A's systemctl/journal check")
+    sysl = [x for _, x in a.console.find_all(r"^SHAOLIN-SYSTEMCTL: ", after=t_a_mu)]
+    for x in sysl:
+        log(f"A {x}")
+    check(any("Active: active (running)" in x for x in sysl), "A: systemctl status shaolin-initramfs: active (running)")
+    check(any("@shaolind --config" in x for x in sysl), "A: systemctl status lists the engine (@shaolind) in the unit's cgroup")
+    jl = [x for _, x in a.console.find_all(r"^SHAOLIN-JOURNAL: ", after=t_a_mu)]
+    for x in jl:
+        log(f"A {x}")
+    n = int(a.console.find(r"^SHAOLIN-JOURNAL-COUNT: ", after=t_a_mu)[1].split()[-1])
+    check(n >= 5 and any("moved into /system.slice/shaolin-initramfs.service" in x for x in jl),
+          f"A: journalctl -u shaolin-initramfs holds the adoption and the engine's log ({n} records)")
+    check(any("role BOOTING -> ACTIVE" in x for x in jl),
+          "A: the engine's own records (its role change to ACTIVE in the initramfs) are in the unit's journal")
+    time.sleep(5)
+    check(b.console.find(ROOT_TOUCH) is None, "B stayed in the initramfs while A is ACTIVE (no local-top, no root mount)")
+    lapses = b.console.find_all(r"shaolin: role .*(alive=false|FENCING)", after=t_b_standby)
+    check(not lapses, "B never lost A's heartbeat while A went through switch_root and systemd's start-up " + str(lapses[:2]))
+    st = debian_status(a, t_chk)
+    log(f"A's engine after switch_root and systemd start-up: stalls {json_num(st, 'stalls')}, longest stall "
+        f"{json_num(st, 'longest_stall_us')} us (keepalive 200 ms)")
+    a_longest = json_num(st, "longest_stall_us")
+
+    # --- 2. systemctl stop on A = graceful leave: B takes over ------------------------------------------
+    a.console.send("stop-unit\n")
+    t_stop, _ = a.console.wait_for("SHAOLIN-TEST: UNIT-STOPPING", 30, after=t_chk)
+    t_fence_b, fl = b.console.wait_for(r"shaolin: role FENCING", 60, after=t_stop, what="B fencing A after A's leave")
+    log(f"B: {fl.strip()}")
+    check("peer announced shutdown" in fl, "B saw A's graceful leave (shutdown notice), not a death: the state machine's peerShutdown → FENCING")
+    t_b_active, _ = b.console.wait_for(r"shaolin: ACTIVE: continuing the boot", 120, after=t_stop, what="B taking over")
+    t_a_exit = a.wait_exit(60)
+    check(t_a_exit is not None, "A's qemu was powered off by B's fence through A's BMC")
+    t_b_mu, fb = debian_multiuser(b, 400, after=t_b_active)
+    st = debian_status(b, t_b_mu)
+    counters = ", ".join(f"{n}: lost {l} late {t}" for n, l, t in link_counters(st))
+    log(f"B's counters of A's heartbeats (A's whole life: initramfs, switch_root, systemd, leave): {counters}")
+    check(link_counters(st) and all(t == "0" for _, _, t in link_counters(st)),
+          "no heartbeat of A arrived later than warntime at B (no gap across switch_root and systemd's start-up)")
+    results.append(f"leave: systemctl stop on A -> B FENCING +{t_fence_b - t_stop:.1f}s, A off +{t_a_exit - t_stop:.1f}s, "
+                   f"B ACTIVE +{t_b_active - t_stop:.1f}s, B multi-user +{t_b_mu - t_stop:.1f}s; "
+                   f"A multi-user {t_a_mu - t0:.1f}s after its qemu started; B's counters of A: {counters}; "
+                   f"A's longest loop stall {a_longest} us")
+
+    # --- 3. A boots again (STANDBY), B's qemu quits: A fences B and takes over -----------------------
+    t_a2 = now()
+    a2 = c.vm("A2", "alpha", server=True)
+    guard.add(a2)
+    t_a2_sb, _ = a2.console.wait_for(r"shaolin: role STANDBY.*peer ACTIVE alive=true", 240, what="A2 STANDBY in the initramfs")
+    time.sleep(5)
+    check(a2.console.find(ROOT_TOUCH) is None, "A2 stays in the initramfs while B is ACTIVE")
+    t_kill = now()
+    b.monitor_cmd("quit")
+    log("B: qemu monitor quit")
+    t_a2_active, _ = a2.console.wait_for(r"shaolin: ACTIVE: continuing the boot", 120, after=t_kill, what="A2 taking over")
+    t_a2_mu, _ = debian_multiuser(a2, 400, after=t_a2_active)
+    results.append(f"kill: B's qemu quit -> A2 ACTIVE +{t_a2_active - t_kill:.1f}s, A2 multi-user +{t_a2_mu - t_kill:.1f}s "
+                   f"(A2 STANDBY {t_a2_sb - t_a2:.1f}s after its qemu started)")
+
+    # --- 4. B boots again (STANDBY); systemctl poweroff on A2: the engine survives the killing spree ---
+    if with_poweroff:
+        t_b2 = now()
+        b2 = c.vm("B2", "beta", server=False)
+        guard.add(b2)
+        t_b2_sb, _ = b2.console.wait_for(r"shaolin: role STANDBY.*peer ACTIVE alive=true", 240, what="B2 STANDBY in the initramfs")
+        time.sleep(3)
+        a2.console.send("poweroff\n")
+        t_po, _ = a2.console.wait_for("SHAOLIN-TEST: POWEROFF", 30, after=t_a2_mu)
+        t_a2_exit = a2.wait_exit(180)
+        check(t_a2_exit is not None, "A2 powered off")
+        spree = a2.console.find(r"Sending SIGTERM to remaining processes", after=t_po)
+        unmounted = a2.console.find(r"All filesystems.*(unmounted|detached)|Unmounting file systems|reboot: Power down", after=t_po)
+        t_b2_dead, dl = b2.console.wait_for(r"shaolin: role .*(alive=false|FENCING)", 60, after=t_po, what="B2 noticing A2's end")
+        log(f"B2: {dl.strip()}")
+        check("peer announced shutdown" not in dl,
+              "A2's engine got no SIGTERM during the shutdown (spared by the killing spree: no leave notice)")
+        # B2 judges A2 dead one deadtime (3 s) after its last heartbeat; with the engine alive until
+        # the power went, that is at least ~deadtime after A2's qemu exit (1 s allowed for console lag).
+        last_hb = t_b2_dead - 3.0
+        log(f"A2: poweroff at {t_po:.1f}s, spree {spree[0] if spree else None}, root unmounted {unmounted[0] if unmounted else None}, "
+            f"qemu exit {t_a2_exit:.1f}s; B2 judged A2 dead at {t_b2_dead:.1f}s (last heartbeat ≈ {last_hb:.1f}s)")
+        if spree:
+            check(last_hb > spree[0],
+                  f"B2 heard A2's engine after systemd-shutdown's killing spree began (last heartbeat ≈ {last_hb - t_a2_exit:+.1f}s, "
+                  f"spree {spree[0] - t_a2_exit:+.1f}s, root unmounted {unmounted[0] - t_a2_exit if unmounted else float('nan'):+.1f}s, "
+                  f"relative to A2's qemu exit)")
+        else:
+            log("note: A2's console shows no 'Sending SIGTERM to remaining processes' line")
+        t_b2_active, _ = b2.console.wait_for(r"shaolin: ACTIVE: continuing the boot", 120, after=t_po, what="B2 taking over")
+        t_b2_mu, _ = debian_multiuser(b2, 400, after=t_b2_active)
+        results.append(f"poweroff: systemctl poweroff on A2 -> A2 off +{t_a2_exit - t_po:.1f}s, B2 judged it dead +{t_b2_dead - t_po:.1f}s "
+                       f"(last heartbeat {last_hb - t_a2_exit:+.1f}s from A2's power-off"
+                       + (f", killing spree at {spree[0] - t_a2_exit:+.1f}s" if spree else "") + f"), "
+                       f"B2 ACTIVE +{t_b2_active - t_po:.1f}s, B2 multi-user +{t_b2_mu - t_po:.1f}s")
+    # --- 5. A boots again (STANDBY); `shaolinctl switchover` on B2: B2's engine hands over and exits
+    #        10 after switch_root; shaolin-adopt powers B2 off (nobody else would); A3 fences, takes over.
+    if with_poweroff and os.environ.get("SHAOLIN_VM_DEBIAN_SWITCHOVER", "1") == "1":
+        t_a3 = now()
+        a3 = c.vm("A3", "alpha", server=True)
+        guard.add(a3)
+        t_a3_sb, _ = a3.console.wait_for(r"shaolin: role STANDBY.*peer ACTIVE alive=true", 240, what="A3 STANDBY in the initramfs")
+        time.sleep(3)
+        b2.console.send("switchover\n")
+        t_sw, swl = b2.console.wait_for("SHAOLIN-TEST: SWITCHOVER", 60, after=t_b2_mu, what="B2's shaolinctl switchover")
+        log(f"B2: {swl.strip()}")
+        t_b2_exit = b2.wait_exit(90)
+        check(t_b2_exit is not None, "B2 powered off after handing over")
+        adopt = b2.console.find(r"shaolin-adopt: the engine handed over to the peer \(exit 10\): powering off", after=t_sw)
+        t_a3_fence = a3.console.wait_for(r"shaolin: role FENCING", 60, after=t_sw - 5, what="A3 fencing B2 after the handover")
+        check("peer asked us to take over" in t_a3_fence[1],
+              "A3 was asked to take over (graceful handover: STANDBY → FENCING handoverRequested)")
+        if adopt:
+            log(f"ok: B2's shaolin-adopt acted on the engine's exit 10 and powered B2 off ({adopt[0] - t_sw:+.1f}s after the "
+                f"switchover; B2's qemu gone {t_b2_exit - t_sw:+.1f}s)")
+        else:
+            log(f"note: A3's fence powered B2 off ({t_b2_exit - t_sw:+.1f}s) before B2's shaolin-adopt printed its power-off")
+        t_a3_active, _ = a3.console.wait_for(r"shaolin: ACTIVE: continuing the boot", 120, after=t_sw, what="A3 taking over")
+        t_a3_mu, _ = debian_multiuser(a3, 400, after=t_a3_active)
+        results.append(f"switchover: shaolinctl switchover on B2 -> B2 off +{t_b2_exit - t_sw:.1f}s "
+                       + (f"(by its own shaolin-adopt on exit 10, +{adopt[0] - t_sw:.1f}s)" if adopt else "(by A3's fence first)")
+                       + f", A3 ACTIVE +{t_a3_active - t_sw:.1f}s, A3 multi-user +{t_a3_mu - t_sw:.1f}s")
+    for v in c.vms:
+        v.kill()
+    spans = guard.check()
+    mc = mount_count(c.disk) - c.mounts_before
+    check(mc == len(spans), f"the shared root was mounted exactly once per ACTIVE: ext4 mount count +{mc}, {len(spans)} ACTIVE spans")
+    for r in results:
+        print(f"RESULT debian {r}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.environ.get("OUT", os.path.join(ROOT, ".build-vm")))
-    ap.add_argument("scenarios", nargs="+", choices=["quit", "sigstop", "watchdog", "off"])
+    ap.add_argument("scenarios", nargs="+", choices=["quit", "sigstop", "watchdog", "off", "debian"])
     args = ap.parse_args()
     failed = []
     for s in args.scenarios:
         log(f"=== scenario {s}")
-        c = Cluster(args.out, s)
+        c = Cluster(args.out, s, boot=os.path.join(args.out, "debian") if s == "debian" else None)
         try:
             if s == "watchdog":
                 scenario_watchdog(c, int(c.ports.get("WATCHDOG_S", "2")))
             elif s == "off":
                 scenario_off(c)
+            elif s == "debian":
+                scenario_debian(c, with_poweroff=os.environ.get("SHAOLIN_VM_DEBIAN_POWEROFF", "1") == "1")
             else:
                 scenario_failover(c, s)
         except Failure as e:
