@@ -23,6 +23,9 @@ BUILD       ?= .build-install
 # shaolind and shaolinctl are installed stripped: shaolind's symbols and DWARF are more than half of
 # the file (the initramfs carries it; the unstripped build stays in $(BUILD) for debugging).
 STRIP       ?= strip
+# Without strip (binutils) on the machine the binaries are installed as built, with a warning
+# (e.g. a minimal root installing binaries that tools/vm/build.sh already stripped).
+INSTALL_STRIP = $(if $(shell command -v $(STRIP) 2>/dev/null),-s --strip-program=$(STRIP),)
 # Commands that update the boot setup; only run for a real install (DESTDIR empty).
 UPDATE_INITRAMFS ?= update-initramfs -u -k all
 UPDATE_GRUB      ?= update-grub
@@ -47,8 +50,9 @@ installed-files:
 	@for f in $(FILES); do echo "$$f"; done
 
 install: all
-	install -D -m 0755 -s --strip-program=$(STRIP) $(BIN_SHAOLIND) $(DESTDIR)$(SBINDIR)/shaolind
-	install -D -m 0755 -s --strip-program=$(STRIP) $(BIN_SHAOLINCTL) $(DESTDIR)$(BINDIR)/shaolinctl
+	@[ -n "$(INSTALL_STRIP)" ] || echo "make install: $(STRIP) not found: installing the binaries unstripped" >&2
+	install -D -m 0755 $(INSTALL_STRIP) $(BIN_SHAOLIND) $(DESTDIR)$(SBINDIR)/shaolind
+	install -D -m 0755 $(INSTALL_STRIP) $(BIN_SHAOLINCTL) $(DESTDIR)$(BINDIR)/shaolinctl
 	install -D -m 0755 initramfs-tools/hooks/shaolin $(DESTDIR)$(INITRAMFS)/hooks/shaolin
 	install -D -m 0755 initramfs-tools/scripts/init-premount/shaolin $(DESTDIR)$(INITRAMFS)/scripts/init-premount/shaolin
 	install -D -m 0644 systemd/shaolin.service $(DESTDIR)$(UNITDIR)/shaolin.service
