@@ -1,6 +1,7 @@
 // The report as a terminal table and as JSON (schema: docs/bench-schema.json).
 
 import Histogram
+import ShaolinCore
 
 extension BenchReport {
     static func ms(_ us: Double) -> String {
@@ -244,24 +245,5 @@ final class JSONWriter {
         return "\(v)"
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONValue.quoted(s) }
 }

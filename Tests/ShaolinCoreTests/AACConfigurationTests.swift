@@ -5,28 +5,7 @@ import Testing
 
 import ShaolinCore
 
-private let base = """
-    [cluster]
-    id = 42
-
-    [node]
-    name = "alpha"
-    id = 1
-
-    [peer]
-    name = "beta"
-    id = 2
-
-    [[link]]
-    name = "eth1-hb"
-    type = "ethernet"
-    interface = "eth1"
-    peer_mac = "52:54:00:12:34:56"
-
-    [watchdog]
-    device = "/dev/watchdog"
-
-    """
+private let base = minimalConfigurationText + "\n"
 
 private func load(_ aac: String) -> ConfigurationLoad { Configuration.load(base + aac) }
 private func errors(_ aac: String) -> [String] { load(aac).errors.map(\.description) }

@@ -4,27 +4,7 @@ import Testing
 import ShaolinCore
 
 /// A minimal valid file; tests append to it or replace lines of it.
-private let minimal = """
-    [cluster]
-    id = 42
-
-    [node]
-    name = "alpha"
-    id = 1
-
-    [peer]
-    name = "beta"
-    id = 2
-
-    [[link]]
-    name = "eth1-hb"
-    type = "ethernet"
-    interface = "eth1"
-    peer_mac = "52:54:00:12:34:56"
-
-    [watchdog]
-    device = "/dev/watchdog"
-    """
+private let minimal = minimalConfigurationText
 
 /// `minimal` with `old` replaced by `new` (the text must occur).
 private func minimal(replacing old: String, with new: String) -> String {
