@@ -148,9 +148,13 @@ import Testing
         defer { lab.down() }
         try lab.up(keepalive: 100, deadtime: 600)
         try lab.wait(10, "A ACTIVE, B STANDBY") { lab.roles == ("ACTIVE", "STANDBY") }
+        // B's fence confirms without killing: the lab's fence is a kill -9, which could otherwise
+        // land before A's slow side has written its last records, and A exits by itself here.
+        _ = FileManager.default.createFile(atPath: "\(lab.dir)/fence-nokill", contents: nil)
         lab.signal("A", SIGTERM)
         try lab.wait(10, "B ACTIVE after A left") { lab.status("B")?.role == "ACTIVE" }
-        #expect(lab.log("A").contains("SHAOLIN_EVENT=LEAVE"))
+        try lab.wait(5, "A logs its leave and exits") { lab.log("A").contains("SHAOLIN_EVENT=LEAVE") && !lab.isRunning("A") }
+        #expect(lab.log("A").contains("role ACTIVE -> STOPPED: shutdown requested"))
         #expect(lab.log("B").contains("peer announced shutdown"))
     }
 
