@@ -5,8 +5,10 @@ import ShaolinCore
 /// Real-time → slow side.
 public enum SlowMessage: Sendable {
     case action(Action)
-    /// Wake-up lateness of one timer expiry, ns.
-    case lateness(Int64)
+    /// One timer expiry, ns past the deadline it was armed for: `wakeup` when the thread was
+    /// running again (what cyclictest measures), `judged` when the deadline was judged (after
+    /// every link was drained and the slow side's inputs were handled).
+    case lateness(wakeup: Int64, judged: Int64)
     case status(StatusHeader)
     case link(LinkStatus)
     /// The watchdog health verdict changed (log it).

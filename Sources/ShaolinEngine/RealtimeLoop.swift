@@ -112,10 +112,11 @@ public final class RealtimeLoop {
     /// One wake-up. Order matters: links, then inputs, then deadlines.
     /// `readyLinks`: bit i set when epoll reported link i's descriptor in this wake-up.
     func step(timerFired: Bool, signalled: Bool, woken: Bool, readyLinks: UInt64 = 0) {
-        var now = Instant(nanoseconds: SystemClock.monotonicNanos())
+        let wokeAt = SystemClock.monotonicNanos()
+        var now = Instant(nanoseconds: wokeAt)
         // How far past the deadline the timer was armed for this wake-up is (the watchdog's
         // "loop met its deadline within the slack"; docs/watchdog.md).
-        let overdue = armedDeadline > 0 && armedDeadline != Int64.max ? max(0, now.nanoseconds - armedDeadline) : 0
+        let overdue = armedDeadline > 0 && armedDeadline != Int64.max ? max(0, wokeAt - armedDeadline) : 0
         // 1. Every frame already queued on every link (a serial link only reads when its tty
         //    was reported ready: see SerialLink.drain).
         for (i, l) in links.enumerated() {
@@ -143,11 +144,15 @@ public final class RealtimeLoop {
             }
             performActions()
         }
-        // 4. Deadlines.
-        if timerFired {
-            _ = try? timer.readExpirations()
+        // 4. Deadlines. The armed deadline is reached when the timer fired, or when another
+        //    input woke the loop at or after it (the timer's expiry then lands in this step and
+        //    the re-arm below clears it): either way one lateness sample per deadline, as
+        //    cyclictest takes one per interval.
+        let deadlineReached = timerFired || (armedDeadline > 0 && armedDeadline != Int64.max && wokeAt >= armedDeadline)
+        if deadlineReached {
+            if timerFired { _ = try? timer.readExpirations() }
             now = Instant(nanoseconds: SystemClock.monotonicNanos())
-            if armedDeadline > 0 { toSlow.push(.lateness(max(0, now.nanoseconds - armedDeadline))) }
+            if armedDeadline > 0 { toSlow.push(.lateness(wakeup: overdue, judged: max(0, now.nanoseconds - armedDeadline))) }
             // A serial link closes its descriptor when the device goes away (closing also takes it
             // out of epoll, so a hung-up pty cannot wake us forever) and reopens it here; an
             // Ethernet socket stays open and registered while its interface is down.

@@ -32,7 +32,10 @@ public final class SlowSide: @unchecked Sendable {
     private var pending: [RealtimeInput] = []
     private var lock = pthread_mutex_t()
     private var stopRequested = false
+    /// Timer expiry → deadline judged (links drained, inputs handled), ns.
     public private(set) var lateness = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    /// Timer expiry → the loop's thread running again (the scheduler's share alone), ns.
+    public private(set) var wakeup = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
     var header = StatusHeader()
     var linkStatus: [LinkStatus]
     var fenceHistory: [String] = []
@@ -125,9 +128,10 @@ public final class SlowSide: @unchecked Sendable {
         while let m = toSlow.pop() {
             any = true
             switch m {
-            case .lateness(let ns):
+            case .lateness(let woke, let judged):
                 pthread_mutex_lock(&stateLock)
-                _ = lateness.record(UInt64(ns))
+                _ = wakeup.record(UInt64(woke))
+                _ = lateness.record(UInt64(judged))
                 pthread_mutex_unlock(&stateLock)
             case .link(let s):
                 pthread_mutex_lock(&stateLock)
@@ -287,6 +291,16 @@ public final class SlowSide: @unchecked Sendable {
     // MARK: - Status
 
     /// A consistent copy of everything the status shows (any thread).
+    /// Zeroes both lateness histograms; returns their summaries (judged, wake-up) from before.
+    public func resetLateness() -> (LatenessSummary, LatenessSummary) {
+        pthread_mutex_lock(&stateLock)
+        defer { pthread_mutex_unlock(&stateLock) }
+        let before = (LatenessSummary(lateness), LatenessSummary(wakeup))
+        lateness.reset()
+        wakeup.reset()
+        return before
+    }
+
     public func snapshot() -> StatusSnapshot {
         pthread_mutex_lock(&lock)
         let history = fenceHistory
@@ -296,7 +310,7 @@ public final class SlowSide: @unchecked Sendable {
         pthread_mutex_lock(&stateLock)
         defer { pthread_mutex_unlock(&stateLock) }
         return StatusSnapshot(node: nodeName, peer: peerName, header: header, links: linkStatus, linkNames: linkNames,
-                              fenceHistory: history, fenceMethods: methods, lateness: LatenessSummary(lateness),
+                              fenceHistory: history, fenceMethods: methods, lateness: LatenessSummary(lateness), wakeup: LatenessSummary(wakeup),
                               watchdog: watchdog, watchdogIdentity: watchdogIdentity, aacRules: rules, startedAt: startedAt)
     }
 

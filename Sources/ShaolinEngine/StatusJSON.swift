@@ -5,7 +5,7 @@
 import Histogram
 import ShaolinCore
 
-/// Loop lateness (timer wake-up after the deadline asked for), microseconds.
+/// A lateness histogram's summary (after the deadline asked for), microseconds.
 public struct LatenessSummary: Sendable, Equatable {
     public var count: UInt64 = 0
     public var p50: UInt64 = 0
@@ -25,6 +25,13 @@ public struct LatenessSummary: Sendable, Equatable {
         p999 = h.valueAtPercentile(99.9) / 1000
         max = h.max / 1000
     }
+
+    var json: JSONValue {
+        .object([
+            ("count", .int(Int64(clamping: count))), ("p50", .int(Int64(clamping: p50))), ("p90", .int(Int64(clamping: p90))),
+            ("p99", .int(Int64(clamping: p99))), ("p99_9", .int(Int64(clamping: p999))), ("max", .int(Int64(clamping: max))),
+        ])
+    }
 }
 
 /// Everything the status shows, copied out of the slow side under its lock.
@@ -36,7 +43,10 @@ public struct StatusSnapshot: Sendable {
     public var linkNames: [String]
     public var fenceHistory: [String]
     public var fenceMethods: [String]
+    /// Timer deadline → deadline judged (after draining the links).
     public var lateness: LatenessSummary
+    /// Timer deadline → the loop's thread running (comparable with cyclictest).
+    public var wakeup: LatenessSummary = LatenessSummary()
     public var watchdog: WatchdogReport
     /// The opened device's identity (nil when watchdog = "none" or not opened).
     public var watchdogIdentity: WatchdogIdentity? = nil
@@ -81,11 +91,8 @@ public enum StatusJSON {
             ("history", .array(s.fenceHistory.map { .string($0) })),
         ])))
         m.append(("watchdog", watchdogValue(s)))
-        let l = s.lateness
-        m.append(("loop_lateness_us", .object([
-            ("count", .int(Int64(clamping: l.count))), ("p50", .int(Int64(clamping: l.p50))), ("p90", .int(Int64(clamping: l.p90))),
-            ("p99", .int(Int64(clamping: l.p99))), ("p99_9", .int(Int64(clamping: l.p999))), ("max", .int(Int64(clamping: l.max))),
-        ])))
+        m.append(("loop_lateness_us", s.lateness.json))
+        m.append(("loop_wakeup_us", s.wakeup.json))
         m.append(("aac_rules", .array(s.aacRules.map(\.json))))
         var links: [JSONValue] = []
         for (i, l) in s.links.enumerated() {

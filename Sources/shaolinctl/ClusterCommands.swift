@@ -35,6 +35,23 @@ struct Ping: ParsableCommand {
     }
 }
 
+struct ResetLateness: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reset-lateness",
+        abstract: "Zero the engine's loop lateness histograms (e.g. after tuning the host); shows what they held.")
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        try runClient(connection) { () throws(ClientError) in
+            let c = try connection.connect()
+            let r = try c.call(.resetLateness)
+            report(connection, r, "\(c.nodeName): loop lateness histograms reset; they held:\n"
+                   + "  judged   " + Fmt.latenessLine(r, "loop_lateness_us") + "\n"
+                   + "  wake-up  " + Fmt.latenessLine(r, "loop_wakeup_us"))
+        }
+    }
+}
+
 /// Switchover and standby: ask the ACTIVE node to hand over; optionally wait for the result.
 struct HandoverWait {
     /// Polls the node until it has left the ACTIVE role (STANDBY/STOPPED, or gone after

@@ -13,5 +13,5 @@ struct ShaolinCtl: ParsableCommand {
             or permission denied; 4 --wait timed out; 64 usage error. See docs/shaolinctl.md.
             """,
         subcommands: [Status.self, Menu.self, Switchover.self, Standby.self, Maintenance.self, FenceConfirm.self,
-                      Reload.self, Log.self, Rule.self, Ping.self, Simulate.self, Demo.self, Keygen.self, Bench.self])
+                      Reload.self, Log.self, Rule.self, ResetLateness.self, Ping.self, Simulate.self, Demo.self, Keygen.self, Bench.self])
 }

@@ -71,8 +71,9 @@ enum Fmt {
         return t
     }
 
-    static func latenessLine(_ s: JSONValue) -> String {
-        let l = s["loop_lateness_us"] ?? .null
+    /// `member`: "loop_lateness_us" (deadline → judged) or "loop_wakeup_us" (deadline → running).
+    static func latenessLine(_ s: JSONValue, _ member: String = "loop_lateness_us") -> String {
+        let l = s[member] ?? .null
         return "p50 \(micros(int(l["p50"])))  p99 \(micros(int(l["p99"])))  p99.9 \(micros(int(l["p99_9"])))  max \(micros(int(l["max"])))  (\(int(l["count"])) wake-ups)"
     }
 
@@ -110,6 +111,7 @@ enum Fmt {
         for h in (s["fence"]?["history"]?.arrayValue ?? []).suffix(5) { out.append("  " + str(h)) }
         out.append("Watchdog  " + watchdogLine(s))
         out.append("Loop lateness  " + latenessLine(s))
+        if s["loop_wakeup_us"] != nil { out.append("  of it wake-up " + latenessLine(s, "loop_wakeup_us")) }
         let rules = s["aac_rules"]?.arrayValue ?? []
         if rules.isEmpty {
             out.append("AAC rules  none configured")

@@ -110,6 +110,7 @@ import ShaolinCore
             (#"{"op":"rule","action":"start","name":"web"}"#, .rule(action: .start, name: "web")),
             (#"{"op":"rule","action":"stop","name":"db"}"#, .rule(action: .stop, name: "db")),
             (#"{"op":"rule","action":"reset-statistics","name":"web"}"#, .rule(action: .resetStatistics, name: "web")),
+            (#"{"op":"reset-lateness"}"#, .resetLateness),
         ]
         for (text, op) in cases {
             guard case .success(let r) = decode(text) else { Issue.record("rejected \(text)"); continue }

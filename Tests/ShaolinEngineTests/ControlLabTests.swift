@@ -48,6 +48,32 @@ import Testing
             #expect(text.contains(fragment), "missing \(fragment) in:\n\(text)")
         }
 
+        // --- reset-lateness: both histograms start again from zero, the answer holds the old ones
+        let judgedBefore = a["loop_lateness_us"]?["count"]?.intValue ?? 0
+        #expect((a["loop_wakeup_us"]?["count"]?.intValue ?? -1) == judgedBefore, "one wake-up and one judged sample per timer expiry")
+        #expect((a["loop_wakeup_us"]?["p99"]?.intValue ?? .max) <= (a["loop_lateness_us"]?["p99"]?.intValue ?? -1), "waking up comes before judging")
+        let (codeR, outR) = try lab.ctl("A", ["reset-lateness", "--json"])
+        #expect(codeR == 0, "\(outR)")
+        let reset = try json(outR)
+        #expect(reset["reset"] == .bool(true))
+        #expect((reset["loop_lateness_us"]?["count"]?.intValue ?? 0) >= judgedBefore)
+        #expect((reset["loop_wakeup_us"]?["count"]?.intValue ?? 0) >= judgedBefore)
+        let afterReset = try #require(lab.controlStatus("A"))
+        let countAfter = afterReset["loop_lateness_us"]?["count"]?.intValue ?? -1
+        #expect(countAfter >= 0 && countAfter < (reset["loop_lateness_us"]?["count"]?.intValue ?? 0), "after reset: \(countAfter)")
+        #expect(lab.log("A").contains("loop lateness histograms reset"))
+        // One sample per deadline (keepalive 100 ms: the send deadline; the warn deadlines move
+        // with every heartbeat), also when a frame woke the loop just after it.
+        let t0 = Int64(afterReset["now_ns"]?.intValue ?? 0)
+        Thread.sleep(forTimeInterval: 3)
+        let later = try #require(lab.controlStatus("A"))
+        let elapsedTicks = (Int64(later["now_ns"]?.intValue ?? 0) - t0) / 100_000_000
+        let counted = Int64(later["loop_wakeup_us"]?["count"]?.intValue ?? 0) - Int64(countAfter)
+        #expect(elapsedTicks >= 25 && counted >= elapsedTicks - 3 && counted <= elapsedTicks + 3,
+                "\(counted) lateness samples in \(elapsedTicks) keepalives")
+        let (_, resetText) = try lab.ctl("B", ["reset-lateness"])
+        #expect(resetText.contains("B: loop lateness histograms reset") && resetText.contains("wake-up  p50"), "\(resetText)")
+
         // --- bad requests: each gets its own clear error, the connection stays usable
         let s = try ControlSocket(path: lab.socket("A"))
         let hello = try #require(try s.readMessage())

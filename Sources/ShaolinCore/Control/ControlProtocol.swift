@@ -81,6 +81,9 @@ public enum ControlOperation: Sendable, Equatable {
     /// The newest `lines` log lines, or those after sequence number `since`.
     case log(lines: Int, since: UInt64?)
     case rule(action: RuleAction, name: String)
+    /// Zero the loop's lateness histograms (wake-up and judged), e.g. after tuning the host;
+    /// the answer carries their summaries from before.
+    case resetLateness
 
     /// What an operator can do to an AAC rule (docs/agents.md, "Operator controls").
     public enum RuleAction: String, Sendable, CaseIterable {
@@ -114,10 +117,11 @@ public enum ControlOperation: Sendable, Equatable {
         case .reload: "reload"
         case .log: "log"
         case .rule: "rule"
+        case .resetLateness: "reset-lateness"
         }
     }
 
-    public static let allNames = ["auth", "ping", "status", "switchover", "standby", "maintenance", "fence-confirm", "reload", "log", "rule"]
+    public static let allNames = ["auth", "ping", "status", "switchover", "standby", "maintenance", "fence-confirm", "reload", "log", "rule", "reset-lateness"]
 }
 
 /// One decoded request line.
@@ -180,6 +184,7 @@ public struct ControlRequest: Sendable, Equatable {
             }
             operation = .auth(clientNonce: nonce, mac: mac)
         case "ping": operation = .ping
+        case "reset-lateness": operation = .resetLateness
         case "status": operation = .status
         case "switchover": operation = .switchover
         case "standby": operation = .standby
@@ -253,7 +258,7 @@ public struct ControlRequest: Sendable, Equatable {
         case .rule(let a, let n):
             m.append(("action", .string(a.rawValue)))
             m.append(("name", .string(n)))
-        case .ping, .status, .switchover, .standby: break
+        case .ping, .status, .switchover, .standby, .resetLateness: break
         }
         return JSONValue.object(m).compact
     }
