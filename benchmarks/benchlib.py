@@ -64,6 +64,22 @@ class Lab:
                     return int(m.group(1))
         return None
 
+    def control(self, n, op, **args):
+        """One request on node n's control socket (docs/control-protocol.md); returns the result,
+        raises RuntimeError with the engine's error."""
+        import socket
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(f"{self.dir}/{n}.sock")
+            f = s.makefile("rwb")
+            json.loads(f.readline())  # hello
+            f.write((json.dumps(dict(op=op, **args)) + "\n").encode())
+            f.flush()
+            r = json.loads(f.readline())
+        if not r.get("ok"):
+            raise RuntimeError(f"node {n}: {op}: {r.get('error')}")
+        return r["result"]
+
     def settle(self, secs=20):
         return wait(lambda: (self.role("A"), self.role("B")) == ("ACTIVE", "STANDBY"), secs)
 
