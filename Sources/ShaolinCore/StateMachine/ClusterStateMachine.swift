@@ -488,6 +488,19 @@ public struct ClusterStateMachine: Sendable {
         }
     }
 
+    /// Sends a heartbeat on every link at once (a new role, health or mode must reach the peer
+    /// now) without moving the periodic schedule. Restarting the schedule at `now` would tie a
+    /// node's send phase to the instant it heard its peer (a node becomes STANDBY on the
+    /// ACTIVE's frame): on one clock the two nodes' ticks would then coincide for good, each
+    /// waking the other just as its own deadline falls.
+    private mutating func announce(now: Instant) {
+        guard role != .stopped else { return }
+        for i in links.indices {
+            send(.heartbeat, link: i, argument: 0, now: now)
+            if links[i].nextSend <= now { links[i].nextSend = now + links[i].parameters.keepalive }
+        }
+    }
+
     private mutating func sendDueHeartbeats(now: Instant) {
         guard role != .stopped else { return }
         for i in links.indices where now >= links[i].nextSend {
@@ -545,10 +558,7 @@ public struct ClusterStateMachine: Sendable {
         roleSince = now
         emit(.roleChanged(from: old, to: new, reason: reason))
         // Announce the new role at once on every link.
-        if new != .stopped {
-            for i in links.indices { links[i].nextSend = now }
-            sendDueHeartbeats(now: now)
-        }
+        if new != .stopped { announce(now: now) }
     }
 
     private mutating func becomeActive(_ reason: TransitionReason, now: Instant) {
@@ -640,7 +650,7 @@ public struct ClusterStateMachine: Sendable {
             maintenance = on
             peerDeadReported = false
             reply(nil)
-            for i in links.indices { links[i].nextSend = now }
+            announce(now: now)
             if !on { evaluateLiveness(now: now); runRoleTimers(now: now) }
         case .fenceConfirm:
             switch role {
@@ -667,7 +677,7 @@ public struct ClusterStateMachine: Sendable {
             unrecoverable = false
             reply(nil)
             // Peers learn it from the next heartbeats; send them now.
-            for i in links.indices { links[i].nextSend = now }
+            announce(now: now)
         case .switchover, .standby, .localFailure:
             if c == .localFailure { unrecoverable = true }
             switch role {
