@@ -1,5 +1,5 @@
 """Shared helpers for the lab-based benchmarks (tools/lab.sh, cyclictest, stress-ng, /proc)."""
-import json, os, re, signal, subprocess, time
+import json, math, os, re, signal, subprocess, time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAB = os.path.join(REPO, "tools", "lab.sh")
@@ -140,36 +140,86 @@ def stop_stress(p):
         p.wait()
 
 
-def start_cyclictest(prio, interval_us, seconds, histfile, hist_us=100_000):
+def start_cyclictest(prio, interval_us, seconds, histfile, hist_us=100_000, threads=1):
+    """cyclictest -m -p PRIO -i INTERVAL; with threads > 1, that many threads at the same interval
+    (-d 0), not pinned, started together (so their deadlines coincide, as two engines' do)."""
+    extra = ["-t", str(threads), "-d", "0"] if threads > 1 else []
     return subprocess.Popen(["cyclictest", "-m", "-p", str(prio), "-i", str(interval_us), "-D", f"{int(seconds)}s",
-                             "-q", "-h", str(hist_us), f"--histfile={histfile}"],
+                             "-q", "-h", str(hist_us), f"--histfile={histfile}", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def cyclictest_result(histfile):
-    """Percentiles (µs) from cyclictest's 1-µs histogram; overflows count as beyond the range."""
-    buckets, overflow, mx = [], 0, 0
+class Dist:
+    """A latency distribution as (µs, count) pairs, ascending: cyclictest's 1-µs histogram or an
+    engine's lateness histogram (the reset-lateness answer)."""
+
+    def __init__(self, pairs):
+        merged = {}
+        for v, c in pairs:
+            if c:
+                merged[int(v)] = merged.get(int(v), 0) + int(c)
+        self.pairs = sorted(merged.items())
+        self.n = sum(c for _, c in self.pairs)
+
+    @staticmethod
+    def merge(*ds):
+        return Dist([p for d in ds for p in d.pairs])
+
+    def at_rank(self, k):
+        """The k-th smallest value (1-based, clamped to 1..n)."""
+        k, acc = max(1, min(self.n, k)), 0
+        for v, c in self.pairs:
+            acc += c
+            if acc >= k:
+                return v
+        return self.pairs[-1][0] if self.pairs else 0
+
+    def q(self, pct):
+        """The value at percentile pct (the smallest value with at least pct % at or below it)."""
+        return self.at_rank(math.ceil(pct / 100 * self.n))
+
+    def q_ci(self, pct, z=1.96):
+        """A distribution-free ~95 % confidence interval of the percentile: the order statistics at
+        ranks n·p ∓ z·sqrt(n·p·(1−p)) (the rank of the true quantile is binomial)."""
+        p = pct / 100
+        half = z * math.sqrt(self.n * p * (1 - p))
+        return self.at_rank(math.floor(self.n * p - half)), self.at_rank(math.ceil(self.n * p + half))
+
+    def summary(self):
+        return {"count": self.n, "p50": self.q(50), "p99": self.q(99), "p99_9": self.q(99.9),
+                "max": self.pairs[-1][0] if self.pairs else 0}
+
+
+def cyclictest_dists(histfile):
+    """Per-thread distributions from cyclictest's histogram file (samples beyond its range are
+    counted at the thread's maximum), and the total overflow count."""
+    rows, overflow, maxima = [], [], []
     for line in open(histfile):
         if line.startswith("#"):
             if "Histogram Overflows" in line:
-                overflow = int(line.split(":")[1].split()[0])
+                overflow = [int(x) for x in line.split(":")[1].split()]
             elif "Max Latencies" in line:
-                mx = int(line.split(":")[1].split()[0])
+                maxima = [int(x) for x in line.split(":")[1].split()]
             continue
         f = line.split()
-        if len(f) >= 2 and int(f[1]):
-            buckets.append((int(f[0]), int(f[1])))
-    n = sum(c for _, c in buckets) + overflow
+        if len(f) >= 2:
+            rows.append([int(x) for x in f])
+    threads = max((len(r) - 1 for r in rows), default=1)
+    dists = []
+    for t in range(threads):
+        pairs = [(r[0], r[t + 1]) for r in rows if len(r) > t + 1]
+        if t < len(overflow) and overflow[t]:
+            pairs.append((maxima[t] if t < len(maxima) else rows[-1][0], overflow[t]))
+        dists.append(Dist(pairs))
+    return dists, sum(overflow)
 
-    def p(q):
-        need, acc = q / 100 * n, 0
-        for v, c in buckets:
-            acc += c
-            if acc >= need:
-                return v
-        return mx
 
-    return {"count": n, "p50": p(50), "p99": p(99), "p99_9": p(99.9), "max": mx, "overflow": overflow}
+def cyclictest_result(histfile):
+    """Percentiles (µs) of a one-thread cyclictest histogram; overflows count as beyond the range."""
+    dists, overflow = cyclictest_dists(histfile)
+    r = Dist.merge(*dists).summary()
+    r["overflow"] = overflow
+    return r
 
 
 def now_us():

@@ -291,11 +291,11 @@ public final class SlowSide: @unchecked Sendable {
     // MARK: - Status
 
     /// A consistent copy of everything the status shows (any thread).
-    /// Zeroes both lateness histograms; returns their summaries (judged, wake-up) from before.
-    public func resetLateness() -> (LatenessSummary, LatenessSummary) {
+    /// Zeroes both lateness histograms; returns what they held (judged, wake-up).
+    public func resetLateness() -> (judged: LatenessDistribution, wakeup: LatenessDistribution) {
         pthread_mutex_lock(&stateLock)
         defer { pthread_mutex_unlock(&stateLock) }
-        let before = (LatenessSummary(lateness), LatenessSummary(wakeup))
+        let before = (LatenessDistribution(lateness), LatenessDistribution(wakeup))
         lateness.reset()
         wakeup.reset()
         return before

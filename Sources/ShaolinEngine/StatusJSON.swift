@@ -34,6 +34,34 @@ public struct LatenessSummary: Sendable, Equatable {
     }
 }
 
+/// A lateness histogram whole: its summary and its counts per microsecond (non-empty values
+/// only, at the histogram's resolution of 3 significant digits), for the `reset-lateness` answer.
+public struct LatenessDistribution: Sendable, Equatable {
+    public var summary: LatenessSummary
+    /// (µs, count), ascending.
+    public var counts: [(UInt64, UInt64)]
+
+    public init(_ h: Histogram<UInt64>) {
+        summary = LatenessSummary(h)
+        counts = []
+        for v in h.recordedValues() where v.count > 0 {
+            let us = Swift.min(h.highestEquivalentForValue(v.value), h.max) / 1000
+            if let last = counts.last, last.0 == us { counts[counts.count - 1].1 += UInt64(v.count) } else { counts.append((us, UInt64(v.count))) }
+        }
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.summary == b.summary && a.counts.elementsEqual(b.counts) { $0 == $1 }
+    }
+
+    /// The summary's members plus "histogram": [[µs, count], …].
+    var json: JSONValue {
+        guard case .object(var m) = summary.json else { return summary.json }
+        m.append(("histogram", .array(counts.map { .array([.int(Int64(clamping: $0.0)), .int(Int64(clamping: $0.1))]) })))
+        return .object(m)
+    }
+}
+
 /// Everything the status shows, copied out of the slow side under its lock.
 public struct StatusSnapshot: Sendable {
     public var node: String

@@ -58,6 +58,17 @@ import Testing
         #expect(reset["reset"] == .bool(true))
         #expect((reset["loop_lateness_us"]?["count"]?.intValue ?? 0) >= judgedBefore)
         #expect((reset["loop_wakeup_us"]?["count"]?.intValue ?? 0) >= judgedBefore)
+        // The answer carries the whole histograms: [µs, count] pairs, ascending, adding up to the
+        // count, the largest value being the max.
+        for member in ["loop_lateness_us", "loop_wakeup_us"] {
+            let pairs = reset[member]?["histogram"]?.arrayValue?.compactMap { p -> (Int64, Int64)? in
+                guard let v = p.arrayValue, v.count == 2, let us = v[0].intValue, let n = v[1].intValue else { return nil }
+                return (us, n)
+            } ?? []
+            #expect(!pairs.isEmpty && pairs.reduce(0) { $0 + $1.1 } == reset[member]?["count"]?.intValue, "\(member)")
+            #expect(zip(pairs, pairs.dropFirst()).allSatisfy { $0.0 < $1.0 } && pairs.allSatisfy { $0.1 > 0 }, "\(member)")
+            #expect(pairs.last?.0 == reset[member]?["max"]?.intValue, "\(member)")
+        }
         let afterReset = try #require(lab.controlStatus("A"))
         let countAfter = afterReset["loop_lateness_us"]?["count"]?.intValue ?? -1
         #expect(countAfter >= 0 && countAfter < (reset["loop_lateness_us"]?["count"]?.intValue ?? 0), "after reset: \(countAfter)")

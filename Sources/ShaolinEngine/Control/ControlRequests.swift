@@ -61,7 +61,7 @@ extension ControlServer {
             c.queue(rule(request, action, name))
         case .resetLateness:
             let (judged, wakeup) = slow.resetLateness()
-            log.write(.info, "control: loop lateness histograms reset (before: \(judged.count) timer expiries, judged p99.9 \(judged.p999) µs, wake-up p99.9 \(wakeup.p999) µs)",
+            log.write(.info, "control: loop lateness histograms reset (before: \(judged.summary.count) deadlines, judged p99.9 \(judged.summary.p999) µs, wake-up p99.9 \(wakeup.summary.p999) µs)",
                       event: "LATENESS_RESET")
             c.queue(ControlResponse.ok(id: request.id, .object([("reset", .bool(true)), ("loop_lateness_us", judged.json), ("loop_wakeup_us", wakeup.json)])))
         }
