@@ -5,7 +5,7 @@ import ShaolinCore
 /// Real-time → slow side.
 public enum SlowMessage: Sendable {
     case action(Action)
-    /// One timer expiry, ns past the deadline it was armed for: `wakeup` when the thread was
+    /// One deadline reached, ns past it: `wakeup` when the thread was
     /// running again (what cyclictest measures), `judged` when the deadline was judged (after
     /// every link was drained and the slow side's inputs were handled).
     case lateness(wakeup: Int64, judged: Int64)

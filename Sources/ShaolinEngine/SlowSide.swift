@@ -32,9 +32,9 @@ public final class SlowSide: @unchecked Sendable {
     private var pending: [RealtimeInput] = []
     private var lock = pthread_mutex_t()
     private var stopRequested = false
-    /// Timer expiry → deadline judged (links drained, inputs handled), ns.
+    /// Deadline → deadline judged (links drained, inputs handled), ns; one sample per deadline.
     public private(set) var lateness = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-    /// Timer expiry → the loop's thread running again (the scheduler's share alone), ns.
+    /// Deadline → the loop's thread running again (the scheduler's share alone), ns.
     public private(set) var wakeup = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
     var header = StatusHeader()
     var linkStatus: [LinkStatus]
@@ -290,7 +290,6 @@ public final class SlowSide: @unchecked Sendable {
 
     // MARK: - Status
 
-    /// A consistent copy of everything the status shows (any thread).
     /// Zeroes both lateness histograms; returns what they held (judged, wake-up).
     public func resetLateness() -> (judged: LatenessDistribution, wakeup: LatenessDistribution) {
         pthread_mutex_lock(&stateLock)
@@ -301,6 +300,7 @@ public final class SlowSide: @unchecked Sendable {
         return before
     }
 
+    /// A consistent copy of everything the status shows (any thread).
     public func snapshot() -> StatusSnapshot {
         pthread_mutex_lock(&lock)
         let history = fenceHistory

@@ -82,7 +82,7 @@ public enum ControlOperation: Sendable, Equatable {
     case log(lines: Int, since: UInt64?)
     case rule(action: RuleAction, name: String)
     /// Zero the loop's lateness histograms (wake-up and judged), e.g. after tuning the host;
-    /// the answer carries their summaries from before.
+    /// the answer carries what they held, whole.
     case resetLateness
 
     /// What an operator can do to an AAC rule (docs/agents.md, "Operator controls").
