@@ -36,7 +36,7 @@ public struct LatenessSummary: Sendable, Equatable {
 
 /// A lateness histogram whole: its summary and its counts per microsecond (non-empty values
 /// only, at the histogram's resolution of 3 significant digits), for the `reset-lateness` answer.
-public struct LatenessDistribution: Sendable, Equatable {
+public struct LatenessDistribution: Sendable {
     public var summary: LatenessSummary
     /// (µs, count), ascending.
     public var counts: [(UInt64, UInt64)]
@@ -48,10 +48,6 @@ public struct LatenessDistribution: Sendable, Equatable {
             let us = Swift.min(h.highestEquivalentForValue(v.value), h.max) / 1000
             if let last = counts.last, last.0 == us { counts[counts.count - 1].1 += UInt64(v.count) } else { counts.append((us, UInt64(v.count))) }
         }
-    }
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.summary == b.summary && a.counts.elementsEqual(b.counts) { $0 == $1 }
     }
 
     /// The summary's members plus "histogram": [[µs, count], …].
