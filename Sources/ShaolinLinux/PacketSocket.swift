@@ -56,8 +56,12 @@ public struct PacketSocket: Sendable {
     /// for `etherType` (host order, e.g. `0x88B5`) in the calling thread's network namespace.
     /// Needs `CAP_NET_RAW` (EPERM otherwise).
     ///
+    /// Every received frame is stamped with the kernel's receive time (see
+    /// `receive(into:receivedAt:)`).
+    ///
     /// The corresponding C functions are `socket(AF_PACKET, SOCK_DGRAM, 0)`,
-    /// `setsockopt(SO_ATTACH_FILTER)` and `bind` with a `sockaddr_ll`.
+    /// `setsockopt(SO_ATTACH_FILTER)`, `setsockopt(SO_TIMESTAMPNS)` and `bind` with a
+    /// `sockaddr_ll`.
     public static func open(interface: InterfaceName, etherType: UInt16) throws(Errno) -> PacketSocket {
         let fd = socket(AF_PACKET, CInt(SOCK_DGRAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw Errno(rawValue: cshaolin_errno()) }
@@ -65,6 +69,7 @@ public struct PacketSocket: Sendable {
         do throws(Errno) {
             let index = try Interface.index(of: interface, using: descriptor)
             if cshaolin_attach_ethertype_filter(fd, etherType) < 0 { throw Errno(rawValue: cshaolin_errno()) }
+            if cshaolin_enable_rx_timestamps(fd) < 0 { throw Errno(rawValue: cshaolin_errno()) }
             if cshaolin_packet_bind(fd, index, etherType) < 0 { throw Errno(rawValue: cshaolin_errno()) }
             return PacketSocket(fileDescriptor: descriptor, interface: interface, interfaceIndex: index, etherType: etherType)
         } catch {
@@ -107,15 +112,26 @@ public struct PacketSocket: Sendable {
     /// Receives one frame into `buffer`. Frames this host sent itself (`PACKET_OUTGOING`)
     /// are skipped. Retries on EINTR; does not allocate.
     ///
-    /// The corresponding C function is `recvfrom` with a `sockaddr_ll`.
+    /// The corresponding C function is `recvmsg` with a `sockaddr_ll`.
     public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> ReceiveResult {
+        var ignored: Int64 = 0
+        return try receive(into: buffer, receivedAt: &ignored)
+    }
+
+    /// Receives one frame into `buffer` and sets `receivedAt` to the kernel's receive time of
+    /// that frame in nanoseconds on CLOCK_REALTIME (the clock socket timestamps use), or 0
+    /// when the kernel attached none. Frames this host sent itself (`PACKET_OUTGOING`) are
+    /// skipped. Retries on EINTR; does not allocate.
+    ///
+    /// The corresponding C function is `recvmsg` with a `sockaddr_ll` and `SCM_TIMESTAMPNS`.
+    public func receive(into buffer: UnsafeMutableRawBufferPointer, receivedAt: inout Int64) throws(Errno) -> ReceiveResult {
         var mac: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
         var type: UInt16 = 0
         var packetType: UInt8 = 0
         while true {
             let n = withUnsafeMutableBytes(of: &mac) { raw in
                 cshaolin_packet_recvfrom(fileDescriptor.rawValue, buffer.baseAddress, buffer.count,
-                                         raw.baseAddress!.assumingMemoryBound(to: UInt8.self), &type, &packetType)
+                                         raw.baseAddress!.assumingMemoryBound(to: UInt8.self), &type, &packetType, &receivedAt)
             }
             if n >= 0 {
                 if packetType == CSHAOLIN_PACKET_OUTGOING || type != etherType { continue }

@@ -100,6 +100,17 @@ func send(_ socket: PacketSocket, _ text: String, to mac: MACAddress) throws -> 
         // Our own outgoing frame does not loop back to the sender.
         #expect(try b.receive(into: buffer) == .noData)
 
+        // Every frame carries the kernel's receive time (CLOCK_REALTIME), even when it is read
+        // long after it arrived: here 200 ms later.
+        let sentAt = SystemClock.realtimeNanos()
+        #expect(try send(a, "stamped", to: macB) == .sent)
+        usleep(200_000)
+        let readAt = SystemClock.realtimeNanos()
+        var stamp: Int64 = 0
+        #expect(try b.receive(into: buffer, receivedAt: &stamp) == .frame(length: 7, source: macA, truncated: false))
+        #expect(stamp >= sentAt - 1_000_000 && stamp <= readAt - 150_000_000,
+                "receive time \(stamp - sentAt) ns after the send, read \(readAt - sentAt) ns after it")
+
         // Another EtherType: the 0x88B6 socket gets it, ours does not.
         #expect(try send(otherA, "other type", to: macB) == .sent)
         guard case .frame(let n3, _, _) = try receive(otherB, into: buffer) else {

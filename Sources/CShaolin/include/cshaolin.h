@@ -59,6 +59,7 @@ extern int pipe2(int __pipedes[2], int __flags);
 static inline int cshaolin_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 /* --- end ProcessSpawn --- */
 #include <stddef.h>
+#include <string.h>
 #include <errno.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -128,20 +129,50 @@ static inline ssize_t cshaolin_packet_sendto(int fd, int ifindex, uint16_t ether
     return sendto(fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&sll, sizeof sll);
 }
 
-/// recvfrom(2) one frame; writes the 6-byte source MAC, the EtherType (host order) and the
+/// recvmsg(2) one frame; writes the 6-byte source MAC, the EtherType (host order) and the
 /// packet type (PACKET_HOST, PACKET_BROADCAST, PACKET_OUTGOING, ...).
 /// With MSG_TRUNC the return value is the frame's real length even when `len` is smaller.
+/// `rx_realtime_ns` (may be NULL) receives the kernel's receive time of the frame on
+/// CLOCK_REALTIME (SCM_TIMESTAMPNS, after `cshaolin_enable_rx_timestamps`), or 0 when the
+/// frame carries none.
 static inline ssize_t cshaolin_packet_recvfrom(int fd, void *buf, size_t len, uint8_t *src_mac,
-                                               uint16_t *ethertype, uint8_t *pkttype) {
+                                               uint16_t *ethertype, uint8_t *pkttype,
+                                               int64_t *rx_realtime_ns) {
     struct sockaddr_ll sll;
-    socklen_t sl = sizeof sll;
-    ssize_t n = recvfrom(fd, buf, len, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&sll, &sl);
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    union { char buf[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } control;
+    struct msghdr msg = {0};
+    msg.msg_name = &sll;
+    msg.msg_namelen = sizeof sll;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
     if (n >= 0) {
         for (int i = 0; i < ETH_ALEN; i++) src_mac[i] = sll.sll_addr[i];
         *ethertype = ntohs(sll.sll_protocol);
         *pkttype = sll.sll_pkttype;
+        if (rx_realtime_ns) {
+            *rx_realtime_ns = 0;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS
+                    && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+                    struct timespec ts;
+                    memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                    *rx_realtime_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+                }
+            }
+        }
     }
     return n;
+}
+
+/// Asks the kernel to stamp every received frame with its receive time (SO_TIMESTAMPNS:
+/// CLOCK_REALTIME, delivered as SCM_TIMESTAMPNS). Returns 0, or -1 with errno.
+static inline int cshaolin_enable_rx_timestamps(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
 }
 
 /// Number of classic BPF instructions attached to `fd` (SO_GET_FILTER), or -1 with errno.
