@@ -129,6 +129,62 @@ struct BootTests {
     }
 }
 
+// MARK: - Receive times
+
+@Suite("StateMachine: receive times")
+struct ReceiveTimeTests {
+    /// A frame read some time after it arrived (the shell reads its links at its own
+    /// deadlines) counts from its arrival for liveness and for the round trip.
+    @Test("a frame dated by its receive time: lastHeard and the RTT count from the arrival, not from the read")
+    func framesAreDatedByTheirArrival() throws {
+        var h = Harness.established()
+        h.muted[A] = true  // A's frames are recorded but not delivered: we deliver one by hand
+        h.advance(by: .ms(150))
+        let (sentAt, frame) = try #require(h.sent(A, .heartbeat).last { $0.frame.link == 0 })
+        #expect(h.now - sentAt >= .ms(40))
+        let bytes = smCodec.encode(frame)
+        bytes.withUnsafeBytes { h.sm[B].receive($0, link: 0, now: h.now, receivedAt: sentAt) }
+        #expect(h.sm[B].links[0].lastHeard == sentAt)
+        // A later-dated receive time than `now` is clamped to `now`; an older one never moves
+        // lastHeard back.
+        h.pump()
+        // B's next heartbeat on link 0 echoes A's send time plus B's holding time since the
+        // arrival: A's round trip is the (instant) transport, not the 40+ ms the frame waited.
+        let heardBefore = h.sent(B, .heartbeat).count
+        #expect(h.advance(until: .ms(200)) { $0.sent(B, .heartbeat).count > heardBefore + 1 })
+        let rtt = h.sm[A].links[0].counters.lastRTT
+        #expect(rtt >= 0 && rtt < Nanos.ms(1).value, "RTT \(rtt) ns")
+    }
+
+    @Test("without a receive time, the frame counts from the read (and the RTT includes the wait)")
+    func withoutReceiveTimeTheReadCounts() throws {
+        var h = Harness.established()
+        h.muted[A] = true
+        h.advance(by: .ms(150))
+        let (sentAt, frame) = try #require(h.sent(A, .heartbeat).last { $0.frame.link == 0 })
+        let waited = h.now - sentAt
+        #expect(waited >= .ms(40))
+        let bytes = smCodec.encode(frame)
+        bytes.withUnsafeBytes { h.sm[B].receive($0, link: 0, now: h.now) }
+        #expect(h.sm[B].links[0].lastHeard == h.now)
+        h.pump()
+        let heardBefore = h.sent(B, .heartbeat).count
+        #expect(h.advance(until: .ms(200)) { $0.sent(B, .heartbeat).count > heardBefore + 1 })
+        #expect(h.sm[A].links[0].counters.lastRTT >= waited.value)
+    }
+
+    @Test("a receive time later than now is clamped to now")
+    func futureReceiveTimeIsClamped() throws {
+        var h = Harness.established()
+        h.muted[A] = true
+        h.advance(by: .ms(150))
+        let (_, frame) = try #require(h.sent(A, .heartbeat).last { $0.frame.link == 0 })
+        let bytes = smCodec.encode(frame)
+        bytes.withUnsafeBytes { h.sm[B].receive($0, link: 0, now: h.now, receivedAt: h.now + .ms(5)) }
+        #expect(h.sm[B].links[0].lastHeard == h.now)
+    }
+}
+
 // MARK: - STANDBY failover and links
 
 @Suite("StateMachine: failover")

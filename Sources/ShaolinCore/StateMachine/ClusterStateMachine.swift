@@ -105,11 +105,16 @@ public struct ClusterStateMachine: Sendable {
     }
 
     /// Handles raw bytes received on `link` (already stripped of link framing).
-    public mutating func receive(_ bytes: UnsafeRawBufferPointer, link: UInt8, now: Instant) {
+    ///
+    /// `receivedAt`: when the frame arrived, if the shell knows it (a kernel receive
+    /// timestamp), else nil for `now`. It dates the frame for liveness (`lastHeard`) and for
+    /// the round-trip estimate, so a frame read some time after it arrived (the shell reads
+    /// its links at its own deadlines) counts from its arrival. Clamped to `now`.
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer, link: UInt8, now: Instant, receivedAt: Instant? = nil) {
         observe(now)
         switch codec.decode(bytes) {
         case .rejected(let reason): reject(reason, link: link)
-        case .frame(let frame): accept(frame, link: link, now: now)
+        case .frame(let frame): accept(frame, link: link, now: now, arrived: min(receivedAt ?? now, now))
         }
         recomputeDeadline(now: now)
     }
@@ -183,7 +188,7 @@ public struct ClusterStateMachine: Sendable {
         if let i = index(of: link) { links[i].counters.rejected.count(reason) } else { unattributedRejects.count(reason) }
     }
 
-    private mutating func accept(_ f: Frame, link: UInt8, now: Instant) {
+    private mutating func accept(_ f: Frame, link: UInt8, now: Instant, arrived: Instant) {
         guard let li = index(of: link) else { unattributedRejects.count(.linkMismatch); return }
         if f.sender == parameters.localNodeID {
             if f.incarnation == incarnation { reject(.ownFrame, link: link); return }
@@ -229,13 +234,13 @@ public struct ClusterStateMachine: Sendable {
         if l.warned || !l.alive {
             if l.warned { links[li].counters.late &+= 1 }
         }
-        links[li].lastHeard = now
+        links[li].lastHeard = max(l.lastHeard ?? arrived, arrived)
         links[li].warned = false
         links[li].counters.received &+= 1
         links[li].lastPeerSendTime = f.sendTime
-        links[li].lastPeerFrameAt = now
+        links[li].lastPeerFrameAt = arrived
         if f.echoTime != 0 {
-            let rtt = now.nanoseconds &- Int64(bitPattern: f.echoTime)
+            let rtt = arrived.nanoseconds &- Int64(bitPattern: f.echoTime)
             if rtt >= 0 { links[li].counters.lastRTT = rtt }
         }
         if !links[li].alive && links[li].carrierUp {
