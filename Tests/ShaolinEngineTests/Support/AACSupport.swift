@@ -76,9 +76,22 @@ enum AACTest {
         var options = SpawnOptions(executable: argv[0], arguments: Array(argv.dropFirst()),
                                    environment: environment, timeoutMilliseconds: 60_000)
         options.killGroupOnExit = false
-        let r = try ProcessSpawn.run(options)
-        if case .exited(let c) = r.termination { return c }
-        return -1
+        // ETXTBSY: a script this process has just written can still be open for writing in a
+        // child that another test thread forked meanwhile (until that child's exec closes it).
+        var attempt = 0
+        while true {
+            let r: SpawnResult
+            do {
+                r = try ProcessSpawn.run(options)
+            } catch {
+                guard attempt < 50, case .spawnFailed(_, ETXTBSY) = error else { throw error }
+                attempt += 1
+                usleep(20_000)
+                continue
+            }
+            if case .exited(let c) = r.termination { return c }
+            return -1
+        }
     }
 
     /// Polls every 20 ms until `condition` holds; false after `seconds`.
