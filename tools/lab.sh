@@ -20,7 +20,7 @@
 #   tools/lab.sh ipmi A|B ARGS...                ipmitool against node's BMC (from the peer's namespace)
 #
 # Environment: LAB_FENCE=command|ipmi (default command), PRIO_A/PRIO_B, SIMULTANEOUS=1,
-# STARTUP_MS, LAB_RT=false, KEEP_LAB=1 (keep $LAB_DIR after down).
+# STARTUP_MS, LAB_RT=false, WAKE_ON_FRAMES=true, KEEP_LAB=1 (keep $LAB_DIR after down).
 #   tools/lab.sh impair [SPEC...]                set the relay's impairments (RELAY=1 labs), e.g.
 #                                                'eth both delay=5 jitter=1' 'serial a2b garbage=10';
 #                                                no SPEC clears them (see tools/impair.py)
@@ -104,6 +104,7 @@ device = "none"
 enabled = ${LAB_RT:-true}
 priority = 50
 allow_degraded = true
+wake_on_frames = ${WAKE_ON_FRAMES:-false}
 
 [control]
 socket = "$LAB_DIR/$me.sock"

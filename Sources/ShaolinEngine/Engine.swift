@@ -236,7 +236,7 @@ public enum Engine {
                 do {
                     loop = try RealtimeLoop(machine: machine, links: links, toSlow: toSlow, fromSlow: fromSlow,
                                             wakePipe: FileDescriptor(rawValue: pipeFDs[0]), signals: signals,
-                                            realtimeDegraded: degraded, watchdog: keeper)
+                                            realtimeDegraded: degraded, watchdog: keeper, wakeOnFrames: c.realtime.wakeOnFrames)
                 } catch { throw StartupError("event loop: \(error)") }
             } catch {
                 // Never served: do not reset the machine for a start-up failure. (The slow

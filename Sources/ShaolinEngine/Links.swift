@@ -22,6 +22,9 @@ public protocol HeartbeatLink: AnyObject {
     /// Calls `body` for every complete frame that has arrived. `ready` says whether epoll reported
     /// the descriptor in this wake-up; a link may skip reading when it is false.
     func drain(ready: Bool, _ body: (UnsafeRawBufferPointer) -> Void)
+    /// While `drain` calls its body: the kernel's receive time of that frame, in nanoseconds on
+    /// CLOCK_REALTIME (socket timestamps), or 0 when the link has none (serial lines).
+    var receivedAt: Int64 { get }
     /// Re-checks the physical state (called on ticks); may reopen a device.
     /// - Returns: true when the descriptor changed (the loop re-registers it).
     func refresh(now: Int64) -> Bool
@@ -40,6 +43,7 @@ public final class EthernetLink: HeartbeatLink {
     let buffer: UnsafeMutableRawBufferPointer
     public private(set) var carrierUp = true
     public private(set) var sendDrops: UInt64 = 0
+    public private(set) var receivedAt: Int64 = 0
     public var framingRejects: UInt64 { 0 }
     public var descriptor: FileDescriptor? { socket.fileDescriptor }
     public var pollEvents: EpollEvents { .input }
@@ -73,7 +77,7 @@ public final class EthernetLink: HeartbeatLink {
     /// EAGAIN at once), so frames queued before a timer wake-up are always seen first.
     public func drain(ready: Bool, _ body: (UnsafeRawBufferPointer) -> Void) {
         while true {
-            switch (try? socket.receive(into: buffer)) ?? .noData {
+            switch (try? socket.receive(into: buffer, receivedAt: &receivedAt)) ?? .noData {
             case .frame(let length, _, let truncated):
                 carrierUp = true
                 // A truncated read is passed on at its real length so the codec counts it oversized.
@@ -103,6 +107,8 @@ public final class SerialLink: HeartbeatLink {
     let writeBuffer: UnsafeMutableRawBufferPointer
     var nextReopen: Int64 = 0
     public private(set) var sendDrops: UInt64 = 0
+    /// A tty keeps no receive times.
+    public var receivedAt: Int64 { 0 }
     public var framingRejects: UInt64 { decoder.rejects.total }
     public var carrierUp: Bool { port != nil }
     public var descriptor: FileDescriptor? { port?.fileDescriptor ?? nil }

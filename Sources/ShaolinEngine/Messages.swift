@@ -42,6 +42,10 @@ public struct StatusHeader: Sendable {
     public var fenceInFlight = false
     public var fenceFailures: UInt32 = 0
     public var stalls: UInt64 = 0
+    /// Times the real-time loop woke up (returned from epoll_wait) since it started.
+    public var wakeups: UInt64 = 0
+    /// Whether an arriving frame wakes the loop (`[realtime] wake_on_frames`).
+    public var wakeOnFrames = false
     public var longestStall: Int64 = 0
     public var slowQueueDrops: UInt64 = 0
     public var aliveLinks: Int = 0

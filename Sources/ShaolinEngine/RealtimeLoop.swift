@@ -1,9 +1,12 @@
 // The real-time loop: one thread that owns the state machine and the links.
 //
-// Every wake-up (timer, frame, signal, slow-side input) first drains *all* links, then the
-// slow side's inputs and signals, and only then lets the state machine judge deadlines, so a
-// node that was not scheduled for a while sees the frames already queued before it could
-// blame the peer. The timerfd is armed at the state machine's absolute `nextDeadline` on
+// Every wake-up (timer, signal, slow-side input, and a frame with `wake_on_frames`) first
+// drains *all* links, then the slow side's inputs and signals, and only then lets the state
+// machine judge deadlines, so a node that was not scheduled for a while sees the frames already
+// queued before it could blame the peer. By default frames do not wake the loop: the links sit
+// in a second epoll set that is only polled (timeout 0) at each wake-up, so the thread wakes at
+// its own deadlines, like cyclictest, and frames are dated by their kernel receive time
+// (docs/realtime.md, "Frames and wake-ups"). The timerfd is armed at the state machine's absolute `nextDeadline` on
 // CLOCK_MONOTONIC: no drift, and lateness is measured against the deadline asked for.
 // Steady state: no allocation, no locks, no blocking calls.
 
@@ -29,6 +32,10 @@ public final class RealtimeLoop {
     let links: [any HeartbeatLink]
     let timer: TimerFD
     let epoll: Epoll
+    /// The links' descriptors when frames do not wake the loop (`wakeOnFrames` false): never
+    /// waited on, only polled (timeout 0) at each wake-up to learn which links have input.
+    let linkPoll: Epoll?
+    var linkEvents: EpollEventBuffer
     let signals: SignalFD
     let toSlow: SPSCQueue<SlowMessage>
     let fromSlow: SPSCQueue<RealtimeInput>
@@ -37,6 +44,11 @@ public final class RealtimeLoop {
     let drainBuffer: UnsafeMutableRawBufferPointer
     var events: EpollEventBuffer
     var armedDeadline: Int64 = 0
+    /// When the previous wake-up began: every link was drained after it, so a frame read now
+    /// arrived after it (the lower bound for a receive timestamp).
+    var previousWake: Int64 = 0
+    /// Wake-ups so far (status `loop_wakeups`).
+    var wakeups: UInt64 = 0
     var exitReason: ExitReason?
     var lastStatus: Int64 = 0
     let statusInterval: Int64
@@ -50,7 +62,8 @@ public final class RealtimeLoop {
 
     public init(machine: ClusterStateMachine, links: [any HeartbeatLink], toSlow: SPSCQueue<SlowMessage>,
                 fromSlow: SPSCQueue<RealtimeInput>, wakePipe: FileDescriptor, signals: SignalFD,
-                statusInterval: Nanos = .ms(100), realtimeDegraded: Bool, watchdog: WatchdogKeeper? = nil) throws(Errno) {
+                statusInterval: Nanos = .ms(100), realtimeDegraded: Bool, watchdog: WatchdogKeeper? = nil,
+                wakeOnFrames: Bool = false) throws(Errno) {
         self.machine = machine
         self.codec = machine.codec
         self.links = links
@@ -64,13 +77,15 @@ public final class RealtimeLoop {
         timer = try TimerFD.monotonic()
         epoll = try Epoll.create()
         events = EpollEventBuffer(capacity: 32)
+        linkEvents = EpollEventBuffer(capacity: max(1, links.count))
+        linkPoll = wakeOnFrames ? nil : try Epoll.create()
         frameBuffer = .allocate(byteCount: FrameLayout.size, alignment: 16)
         drainBuffer = .allocate(byteCount: 256, alignment: 16)
         try epoll.add(timer.fileDescriptor, events: .input, token: Self.tokenTimer)
         try epoll.add(signals.fileDescriptor, events: .input, token: Self.tokenSignals)
         try epoll.add(wakePipe, events: .input, token: Self.tokenWake)
         for (i, l) in links.enumerated() {
-            if let fd = l.descriptor { try epoll.add(fd, events: l.pollEvents, token: UInt64(i)) }
+            if let fd = l.descriptor { try (linkPoll ?? epoll).add(fd, events: l.pollEvents, token: UInt64(i)) }
         }
     }
 
@@ -113,15 +128,35 @@ public final class RealtimeLoop {
     /// `readyLinks`: bit i set when epoll reported link i's descriptor in this wake-up.
     func step(timerFired: Bool, signalled: Bool, woken: Bool, readyLinks: UInt64 = 0) {
         let wokeAt = SystemClock.monotonicNanos()
+        wakeups &+= 1
         var now = Instant(nanoseconds: wokeAt)
         // How far past the deadline the timer was armed for this wake-up is (the watchdog's
         // "loop met its deadline within the slack"; docs/watchdog.md).
         let overdue = armedDeadline > 0 && armedDeadline != Int64.max ? max(0, wokeAt - armedDeadline) : 0
+        var readyLinks = readyLinks
+        if let linkPoll {
+            let n = (try? linkPoll.wait(into: &linkEvents, timeoutMilliseconds: 0)) ?? 0
+            for i in 0..<n {
+                let token = linkEvents.token(at: i)
+                if token < 64 { readyLinks |= 1 << token }
+            }
+        }
         // 1. Every frame already queued on every link (a serial link only reads when its tty
         //    was reported ready: see SerialLink.drain).
+        //    A frame is dated by its kernel receive time when the link has one (Ethernet):
+        //    CLOCK_REALTIME, mapped onto CLOCK_MONOTONIC with the offset read here and clamped
+        //    to [previous wake-up, this one], so a clock step cannot move it out of that window.
+        let realtimeOffset = SystemClock.realtimeNanos() &- wokeAt
+        let earliest = min(previousWake, wokeAt)
+        previousWake = wokeAt
         for (i, l) in links.enumerated() {
             let id = l.id
-            l.drain(ready: i < 64 && readyLinks & (1 << UInt64(i)) != 0) { bytes in machine.receive(bytes, link: id, now: now) }
+            l.drain(ready: i < 64 && readyLinks & (1 << UInt64(i)) != 0) { bytes in
+                let stamp = l.receivedAt
+                let arrived: Instant? = stamp == 0 ? nil
+                    : Instant(nanoseconds: min(wokeAt, max(earliest, stamp &- realtimeOffset)))
+                machine.receive(bytes, link: id, now: now, receivedAt: arrived)
+            }
             if l.carrierUp != linkCarrier(id) { machine.handle(.carrier(link: id, up: l.carrierUp), now: now) }
         }
         performActions()
@@ -157,7 +192,7 @@ public final class RealtimeLoop {
             // out of epoll, so a hung-up pty cannot wake us forever) and reopens it here; an
             // Ethernet socket stays open and registered while its interface is down.
             for (i, l) in links.enumerated() where l.refresh(now: now.nanoseconds) {
-                if let fd = l.descriptor { try? epoll.add(fd, events: l.pollEvents, token: UInt64(i)) }
+                if let fd = l.descriptor { try? (linkPoll ?? epoll).add(fd, events: l.pollEvents, token: UInt64(i)) }
             }
         }
         if now >= machine.nextDeadline {
@@ -247,6 +282,8 @@ public final class RealtimeLoop {
         h.fenceInFlight = machine.fence.inFlight
         h.fenceFailures = machine.fence.failures
         h.stalls = machine.stallCount
+        h.wakeups = wakeups
+        h.wakeOnFrames = linkPoll == nil
         h.longestStall = machine.longestStall.value
         h.slowQueueDrops = toSlow.dropped.load(ordering: .relaxed)
         h.aliveLinks = machine.aliveLinks(now: now)

@@ -101,6 +101,8 @@ public enum StatusJSON {
         m.append(("stalls", .int(Int64(clamping: h.stalls))))
         m.append(("longest_stall_us", .int(h.longestStall / 1000)))
         m.append(("slow_queue_drops", .int(Int64(clamping: h.slowQueueDrops))))
+        m.append(("loop_wakeups", .int(Int64(clamping: h.wakeups))))
+        m.append(("wake_on_frames", .bool(h.wakeOnFrames)))
         m.append(("peer", .object([
             ("name", .string(s.peer)), ("known", .bool(h.peerKnown)), ("alive", .bool(h.peerAlive)),
             ("role", .string("\(h.peerRole)")), ("incarnation", hex(h.peerIncarnation)), ("epoch", .int(Int64(h.peerEpoch))),

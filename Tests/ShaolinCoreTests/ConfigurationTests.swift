@@ -69,6 +69,7 @@ private func == (k: Configuration.LinkKind, f: LinkFields) -> Bool {
         #expect(c.fencing.methods == [.manual])
         #expect(c.watchdog.timeoutS == 10)
         #expect(c.realtime.enabled && c.realtime.priority == 50 && c.realtime.cpu == -1 && c.realtime.mlock && !c.realtime.allowDegraded)
+        #expect(!c.realtime.wakeOnFrames)
         #expect(c.control.socket == "/run/shaolin/control.sock" && c.control.tcpListen == "")
         #expect(c.log.target == .auto && c.log.level == .info)
         // Manual-only fencing is legal but worth a warning.
@@ -289,6 +290,8 @@ private func == (k: Configuration.LinkKind, f: LinkFields) -> Bool {
             "line 4: cluster.failback_delay_ms: expected an integer, got a float 1.5",
         ])
         #expect(load(minimal + "\n[realtime]\nenabled = \"yes\"\n").errors.map(\.keyPath) == ["realtime.enabled"])
+        #expect(load(minimal + "\n[realtime]\nwake_on_frames = 1\n").errors.map(\.keyPath) == ["realtime.wake_on_frames"])
+        #expect(load(minimal + "\n[realtime]\nwake_on_frames = true\n").configuration?.realtime.wakeOnFrames == true)
         #expect(load(minimal + "\n[log]\nlevel = \"loud\"\n").errors.first?.message == "must be one of \"debug\", \"info\", \"notice\", \"warning\", \"error\", got \"loud\"")
     }
 

@@ -240,6 +240,9 @@ public struct Configuration: Sendable, Equatable {
         public var cpu: Int
         public var mlock: Bool
         public var allowDegraded: Bool
+        /// Whether an arriving frame wakes the heartbeat thread at once (else it reads the
+        /// links at its own deadlines only).
+        public var wakeOnFrames: Bool = false
     }
 
     public struct Control: Sendable, Equatable {

@@ -1013,9 +1013,11 @@ final class ConfigDecoder {
         let cpu = r.integer("cpu", -1...4095).or(-1)
         let mlock = r.bool("mlock").or(true)
         let degraded = r.bool("allow_degraded").or(false)
+        let wakeOnFrames = r.bool("wake_on_frames").or(false)
         r.finish()
-        guard let enabled, let priority, let cpu, let mlock, let degraded else { return nil }
-        return .init(enabled: enabled, priority: Int(priority), cpu: Int(cpu), mlock: mlock, allowDegraded: degraded)
+        guard let enabled, let priority, let cpu, let mlock, let degraded, let wakeOnFrames else { return nil }
+        return .init(enabled: enabled, priority: Int(priority), cpu: Int(cpu), mlock: mlock, allowDegraded: degraded,
+                     wakeOnFrames: wakeOnFrames)
     }
 
     func decodeControl(_ r: TableReader) -> Configuration.Control? {

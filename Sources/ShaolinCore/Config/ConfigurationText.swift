@@ -107,6 +107,7 @@ extension Configuration {
         out.int("cpu", Int64(realtime.cpu))
         out.bool("mlock", realtime.mlock)
         out.bool("allow_degraded", realtime.allowDegraded)
+        out.bool("wake_on_frames", realtime.wakeOnFrames)
 
         out.section("control")
         out.string("socket", control.socket)
