@@ -23,7 +23,11 @@ default 30000): p99.9 of 30,000 wake-ups is the 30th worst, that of a minute at 
 takes about 13 minutes: 300 s per 10 ms case, 60 s per 1 ms case.
 
 With COMPARE_SHAOLIND=<another shaolind> a second lab runs that binary in the same window (four
-engines then share the CPUs), for before/after comparisons of an engine change.
+engines then share the CPUs), for before/after comparisons of an engine change. With
+COMPARE_WAKE_ON_FRAMES=true the second lab (the same binary unless COMPARE_SHAOLIND says
+otherwise) runs with `[realtime] wake_on_frames = true`; WAKE_ON_FRAMES=true sets it for the
+first lab. Each engine's wake-ups per deadline (status `loop_wakeups` over the window) are
+printed: 1.0 when only its timer wakes it.
 
 usage: benchmarks/wakeup-lateness.py [SECONDS] [CASES]   e.g. 60 10:idle,10:stress,1:idle,1:stress
 """
@@ -60,7 +64,12 @@ rows = []
 for ka, mode in cases:
     case_secs = max(secs, -(-MIN_SAMPLES * ka // 1000))
     lab = Lab("wake")
-    other = Lab("wcmp", SHAOLIND=os.environ["COMPARE_SHAOLIND"]) if os.environ.get("COMPARE_SHAOLIND") else None
+    cmp_env = {}
+    if os.environ.get("COMPARE_SHAOLIND"):
+        cmp_env["SHAOLIND"] = os.environ["COMPARE_SHAOLIND"]
+    if os.environ.get("COMPARE_WAKE_ON_FRAMES"):
+        cmp_env["WAKE_ON_FRAMES"] = os.environ["COMPARE_WAKE_ON_FRAMES"]
+    other = Lab("wcmp", **cmp_env) if cmp_env else None
     labs = [lab] + ([other] if other else [])
     stress = start_stress() if mode == "stress" else None
     try:
@@ -74,12 +83,14 @@ for ka, mode in cases:
         # The same window for all: the engines' histograms are zeroed as cyclictest starts (they
         # would otherwise also hold the lab's start-up: node A's alone, then B's start beside it),
         # and read and zeroed again as it ends. As many cyclictest threads as engines in one lab.
+        woke0 = [{n: l.control(n, "status")["loop_wakeups"] for n in "AB"} for l in labs]
         for l in labs:
             for n in "AB":
                 l.control(n, "reset-lateness")
         ct = start_cyclictest(PRIO, ka * 1000, case_secs, hist, threads=2)
         ct.wait(case_secs + 30)
         got = [{n: l.control(n, "reset-lateness") for n in "AB"} for l in labs]
+        status1 = [{n: l.control(n, "status") for n in "AB"} for l in labs]
         cts, overflow = cyclictest_dists(hist)
         ctx = cpu.done()
         ok = all(l.role(n) is not None for l in labs for n in "AB")
@@ -96,7 +107,13 @@ for ka, mode in cases:
         print(line(f"cyclictest #{i + 1}", d))
     print(line("cyclictest (both)", c))
     groups = [("", got[0])] + ([("cmp ", got[1])] if other else [])
-    for prefix, g in groups:
+    for gi, (prefix, g) in enumerate(groups):
+        per = []
+        for n in "AB":
+            woke = status1[gi][n]["loop_wakeups"] - woke0[gi][n]
+            per.append(f"{n} {woke / max(1, g[n]['loop_wakeup_us']['count']):.2f}")
+        print(f"  {prefix}wake-ups per deadline: {', '.join(per)}  "
+              f"(wake_on_frames = {str(status1[gi]['A']['wake_on_frames']).lower()})")
         wa, wb = engine_dist(g["A"], "loop_wakeup_us"), engine_dist(g["B"], "loop_wakeup_us")
         ja, jb = engine_dist(g["A"], "loop_lateness_us"), engine_dist(g["B"], "loop_lateness_us")
         for name, d in [("A wake-up", wa), ("B wake-up", wb), ("A+B wake-up", Dist.merge(wa, wb)),
