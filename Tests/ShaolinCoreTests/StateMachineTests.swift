@@ -133,25 +133,34 @@ struct BootTests {
 
 @Suite("StateMachine: receive times")
 struct ReceiveTimeTests {
+    /// Runs 150 ms in which A's frames are recorded but not delivered; returns A's last
+    /// heartbeat on link 0 (to deliver by hand) and when A sent it.
+    static func undeliveredHeartbeat(_ h: inout Harness) throws -> (sentAt: Instant, bytes: [UInt8]) {
+        h.muted[A] = true
+        h.advance(by: .ms(150))
+        let (sentAt, frame) = try #require(h.sent(A, .heartbeat).last { $0.frame.link == 0 })
+        #expect(h.now - sentAt >= .ms(40))
+        return (sentAt, smCodec.encode(frame))
+    }
+
+    /// Advances until B has sent two more heartbeats (one on each link): A has heard B's echo.
+    static func untilBEchoed(_ h: inout Harness) {
+        let before = h.sent(B, .heartbeat).count
+        #expect(h.advance(until: .ms(200)) { $0.sent(B, .heartbeat).count > before + 1 })
+    }
+
     /// A frame read some time after it arrived (the shell reads its links at its own
     /// deadlines) counts from its arrival for liveness and for the round trip.
     @Test("a frame dated by its receive time: lastHeard and the RTT count from the arrival, not from the read")
     func framesAreDatedByTheirArrival() throws {
         var h = Harness.established()
-        h.muted[A] = true  // A's frames are recorded but not delivered: we deliver one by hand
-        h.advance(by: .ms(150))
-        let (sentAt, frame) = try #require(h.sent(A, .heartbeat).last { $0.frame.link == 0 })
-        #expect(h.now - sentAt >= .ms(40))
-        let bytes = smCodec.encode(frame)
+        let (sentAt, bytes) = try Self.undeliveredHeartbeat(&h)
         bytes.withUnsafeBytes { h.sm[B].receive($0, link: 0, now: h.now, receivedAt: sentAt) }
         #expect(h.sm[B].links[0].lastHeard == sentAt)
-        // A later-dated receive time than `now` is clamped to `now`; an older one never moves
-        // lastHeard back.
         h.pump()
         // B's next heartbeat on link 0 echoes A's send time plus B's holding time since the
         // arrival: A's round trip is the (instant) transport, not the 40+ ms the frame waited.
-        let heardBefore = h.sent(B, .heartbeat).count
-        #expect(h.advance(until: .ms(200)) { $0.sent(B, .heartbeat).count > heardBefore + 1 })
+        Self.untilBEchoed(&h)
         let rtt = h.sm[A].links[0].counters.lastRTT
         #expect(rtt >= 0 && rtt < Nanos.ms(1).value, "RTT \(rtt) ns")
     }
@@ -159,27 +168,19 @@ struct ReceiveTimeTests {
     @Test("without a receive time, the frame counts from the read (and the RTT includes the wait)")
     func withoutReceiveTimeTheReadCounts() throws {
         var h = Harness.established()
-        h.muted[A] = true
-        h.advance(by: .ms(150))
-        let (sentAt, frame) = try #require(h.sent(A, .heartbeat).last { $0.frame.link == 0 })
+        let (sentAt, bytes) = try Self.undeliveredHeartbeat(&h)
         let waited = h.now - sentAt
-        #expect(waited >= .ms(40))
-        let bytes = smCodec.encode(frame)
         bytes.withUnsafeBytes { h.sm[B].receive($0, link: 0, now: h.now) }
         #expect(h.sm[B].links[0].lastHeard == h.now)
         h.pump()
-        let heardBefore = h.sent(B, .heartbeat).count
-        #expect(h.advance(until: .ms(200)) { $0.sent(B, .heartbeat).count > heardBefore + 1 })
+        Self.untilBEchoed(&h)
         #expect(h.sm[A].links[0].counters.lastRTT >= waited.value)
     }
 
     @Test("a receive time later than now is clamped to now")
     func futureReceiveTimeIsClamped() throws {
         var h = Harness.established()
-        h.muted[A] = true
-        h.advance(by: .ms(150))
-        let (_, frame) = try #require(h.sent(A, .heartbeat).last { $0.frame.link == 0 })
-        let bytes = smCodec.encode(frame)
+        let (_, bytes) = try Self.undeliveredHeartbeat(&h)
         bytes.withUnsafeBytes { h.sm[B].receive($0, link: 0, now: h.now, receivedAt: h.now + .ms(5)) }
         #expect(h.sm[B].links[0].lastHeard == h.now)
     }
