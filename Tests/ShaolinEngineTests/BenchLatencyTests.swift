@@ -363,7 +363,10 @@ func num(_ o: [String: Any], _ path: String...) -> Double {
         // the peer's loop lateness depends on where in its loop the SIGSTOP lands: the tail
         // allowance lies between about 150 and 300 ms (216 ms seen on a loaded run).
         #expect(num(a1, "tail_allowance_ms") >= 120, "\(a1)")
-        #expect(num(a1, "deadtime_ms") > num(a0, "deadtime_ms"), "calm \(a0["deadtime_ms"] ?? "") stalled \(a1["deadtime_ms"] ?? "")")
+        // More than the calm run's advice, unless the calm run itself caught a host stall of that
+        // size (seen once in CI: calm advised 380 ms, tail allowance from a VM stall).
+        #expect(num(a1, "deadtime_ms") > num(a0, "deadtime_ms") || num(a0, "tail_allowance_ms") >= 120,
+                "calm \(a0) stalled \(a1)")
         #expect(a1["tail_dominated"] as? Bool == true)
         let flags = a1["flags"] as? [String] ?? []
         #expect(flags.contains { $0.hasPrefix("UNSAFE TIGHT DEADTIME") }, "\(flags)")
