@@ -6,8 +6,9 @@
 // queued before it could blame the peer. By default frames do not wake the loop: the links sit
 // in a second epoll set that is only polled (timeout 0) at each wake-up, so the thread wakes at
 // its own deadlines, like cyclictest, and frames are dated by their kernel receive time
-// (docs/realtime.md, "Frames and wake-ups"). The timerfd is armed at the state machine's absolute `nextDeadline` on
-// CLOCK_MONOTONIC: no drift, and lateness is measured against the deadline asked for.
+// (docs/realtime.md, "Frames and wake-ups"). The timerfd is armed at the state machine's
+// absolute `nextDeadline` on CLOCK_MONOTONIC: no drift, and lateness is measured against the
+// deadline asked for.
 // Steady state: no allocation, no locks, no blocking calls.
 
 import Glibc
