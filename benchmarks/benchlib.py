@@ -149,6 +149,49 @@ def start_cyclictest(prio, interval_us, seconds, histfile, hist_us=100_000, thre
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def timerfd_phase_ns(pid, period_ns, samples=9):
+    """Phase (ns, modulo period_ns, on CLOCK_MONOTONIC) of the deadline a process's timerfd is
+    armed for, read from /proc/PID/fdinfo: `it_value` is the time left, so the deadline is the
+    read's time plus it. The engine has one timerfd (its real-time loop's), armed at absolute
+    deadlines on a fixed grid, so the phase is the grid's. Several reads, the circular median;
+    None when no armed timerfd is found."""
+    fds = []
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            if "clockid:" in open(f"/proc/{pid}/fdinfo/{fd}").read():
+                fds.append(fd)
+        except OSError:
+            pass
+    phases = []
+    for _ in range(samples):
+        for fd in fds:
+            t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+            try:
+                text = open(f"/proc/{pid}/fdinfo/{fd}").read()
+            except OSError:
+                continue
+            t1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+            m = re.search(r"it_value:\s*\((\d+),\s*(\d+)\)", text)
+            left = int(m.group(1)) * 1_000_000_000 + int(m.group(2)) if m else 0
+            if left > 0 and t1 - t0 < 200_000:
+                phases.append(((t0 + t1) // 2 + left) % period_ns)
+        time.sleep(0.0037)
+    if not phases:
+        return None
+    ref = phases[0]   # circular median: distances from the first, folded into ±period/2
+    d = sorted(((x - ref + period_ns // 2) % period_ns) - period_ns // 2 for x in phases)
+    return (ref + d[len(d) // 2]) % period_ns
+
+
+def start_cyclictest_twin(prio, interval_us, seconds, histfile, cpu, phase_us, hist_us=100_000):
+    """One cyclictest thread pinned to `cpu` whose deadlines fall at `phase_us` modulo the interval
+    (--secaligned: the grid starts at the next full second of CLOCK_MONOTONIC plus the offset)."""
+    return subprocess.Popen(["cyclictest", "-m", "-p", str(prio), "-i", str(interval_us), "-D", f"{int(seconds)}s",
+                             "-q", "-h", str(hist_us), f"--histfile={histfile}", "-a", str(cpu),
+                             f"--secaligned={int(phase_us) % interval_us}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 class Dist:
     """A latency distribution as (µs, count) pairs, ascending: cyclictest's 1-µs histogram or an
     engine's lateness histogram (the reset-lateness answer)."""

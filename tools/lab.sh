@@ -20,7 +20,8 @@
 #   tools/lab.sh ipmi A|B ARGS...                ipmitool against node's BMC (from the peer's namespace)
 #
 # Environment: LAB_FENCE=command|ipmi (default command), PRIO_A/PRIO_B, SIMULTANEOUS=1,
-# STARTUP_MS, LAB_RT=false, WAKE_ON_FRAMES=true, KEEP_LAB=1 (keep $LAB_DIR after down).
+# STARTUP_MS, LAB_RT=false, WAKE_ON_FRAMES=true, CPU_A/CPU_B (pin a node's heartbeat thread),
+# KEEP_LAB=1 (keep $LAB_DIR after down).
 #   tools/lab.sh impair [SPEC...]                set the relay's impairments (RELAY=1 labs), e.g.
 #                                                'eth both delay=5 jitter=1' 'serial a2b garbage=10';
 #                                                no SPEC clears them (see tools/impair.py)
@@ -57,6 +58,9 @@ find_shaolind() {
   done
   echo "shaolind not built: run 'swift build -c release' first" >&2; exit 1
 }
+
+# The [realtime] cpu of node $1: CPU_A / CPU_B from the environment, else -1 (not pinned).
+cpu_of() { local v="CPU_$1"; echo "${!v:--1}"; }
 
 write_config() { # node peer-node ns-iface tty peer-mac id peer-id priority keepalive deadtime
   local me=$1 peer=$2 iface=$3 tty=$4 pmac=$5 id=$6 pid=$7 prio=$8 ka=$9 dt=${10}
@@ -105,6 +109,7 @@ enabled = ${LAB_RT:-true}
 priority = 50
 allow_degraded = true
 wake_on_frames = ${WAKE_ON_FRAMES:-false}
+cpu = $(cpu_of "$me")
 
 [control]
 socket = "$LAB_DIR/$me.sock"
