@@ -675,6 +675,28 @@ struct StallTests {
         #expect(h.roleChanges(B).last?.reason == .peerDead)
     }
 
+    @Test("after a stall the heartbeat schedule skips the missed slots and keeps its phase")
+    func stallKeepsSendPhase() throws {
+        var h = Harness.established()
+        h.advance(by: .ms(1_000))
+        let before = h.sent(B, .heartbeat).filter { $0.frame.link == 0 }
+        let last = try #require(before.last).at
+        // Paused 2.5 keepalives and 3 ms after its last send: two slots missed, well inside deadtime.
+        h.paused[B] = true
+        h.advance(to: last + smKeepalive * 5 / 2 + .ms(3))
+        let resumedAt = h.now
+        h.resume(B, tickFirst: true)
+        h.advance(by: smKeepalive * 3)
+        let after = h.sent(B, .heartbeat).filter { $0.frame.link == 0 && $0.at >= resumedAt }.map(\.at)
+        try #require(after.count >= 3)
+        #expect(after[0] == resumedAt, "the late heartbeat goes out at once")
+        // The next ones fall on the old grid (last + k × keepalive), not at resumedAt + keepalive,
+        // one per slot, no burst.
+        #expect(after[1] == last + smKeepalive * 3)
+        #expect(after[2] == last + smKeepalive * 4)
+        #expect(h.roles == [.active, .standby])
+    }
+
     @Test("ticks exactly on the deadline never count as stalls")
     func noFalseStalls() {
         var h = Harness.established()

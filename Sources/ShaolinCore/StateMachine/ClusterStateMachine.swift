@@ -502,19 +502,30 @@ public struct ClusterStateMachine: Sendable {
         guard role != .stopped else { return }
         for i in links.indices {
             send(.heartbeat, link: i, argument: 0, now: now)
-            if links[i].nextSend <= now { links[i].nextSend = now + links[i].parameters.keepalive }
+            if links[i].nextSend <= now {
+                links[i].nextSend = Self.slotAfter(now, grid: links[i].nextSend, keepalive: links[i].parameters.keepalive)
+            }
         }
+    }
+
+    /// The first send slot after `now` on the schedule through `grid` (one slot every
+    /// `keepalive`). A node that fell behind (its loop was not scheduled for a while) skips the
+    /// slots it missed instead of moving its schedule to `now`: the deadlines keep their phase,
+    /// as cyclictest's do, and a stall does not shift them onto another instant for good.
+    static func slotAfter(_ now: Instant, grid: Instant, keepalive: Nanos) -> Instant {
+        let k = max(keepalive.value, 1)
+        guard grid <= now else { return grid }
+        return grid + Nanos(((now - grid).value / k + 1) &* k)
     }
 
     private mutating func sendDueHeartbeats(now: Instant) {
         guard role != .stopped else { return }
         for i in links.indices where now >= links[i].nextSend {
             send(.heartbeat, link: i, argument: 0, now: now)
-            // Absolute schedule without bursts: the next send is one keepalive after the
-            // scheduled one, or after now if we fell behind.
-            var next = links[i].nextSend + links[i].parameters.keepalive
-            if next <= now { next = now + links[i].parameters.keepalive }
-            links[i].nextSend = next
+            // Absolute schedule without bursts: the next send is the first slot after now,
+            // one keepalive after the scheduled one unless we fell behind (missed slots are
+            // skipped, not sent in a burst, and the schedule keeps its phase).
+            links[i].nextSend = Self.slotAfter(now, grid: links[i].nextSend, keepalive: links[i].parameters.keepalive)
         }
     }
 
