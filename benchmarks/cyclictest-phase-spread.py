@@ -6,7 +6,7 @@ CPU 0 and CPU 1, each on the same grid shifted by a different offset (--secalign
 `stress-ng --cpu 2 --vm 1 --io 1` (or idle with LOAD=idle), and prints each thread's
 p50/p99/p99.9/max and the spread of p99.9 (worst / best). The threads are identical programs at
 the same priority and interval; only the phase of their deadlines and their CPU differ. On this
-VM the spread is large (tenfold in the runs noted in docs/benchmarks.md) and the ranking changes
+VM the spread is large (five- to elevenfold in the runs noted in docs/benchmarks.md) and the ranking changes
 from run to run: the stalls of the host and of stress-ng fall on some phases and miss others. This
 is why benchmarks/wakeup-lateness.py compares each engine with a cyclictest "twin" on the engine's
 CPU and phase, not with a thread at an arbitrary phase.

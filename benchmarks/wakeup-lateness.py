@@ -11,7 +11,7 @@ runs on the same CPU with its deadlines on the same grid, TWIN_LEAD_US (default 
 the engine's: the engine's deadline phase is read from its timerfd (/proc/PID/fdinfo, `it_value`)
 and given to cyclictest as `--secaligned=<phase - lead>`. Why: on this VM a thread's p99.9 over a
 few minutes depends on where its deadlines fall relative to the stalls of the host and of
-stress-ng. Six identical cyclictest threads at six phases in one run differ tenfold (see
+stress-ng. Six identical cyclictest threads at six phases in one run differ up to tenfold (see
 benchmarks/cyclictest-phase-spread.py), so a reference at another phase cannot tell the engine's
 own cost from phase luck. The twin meets the same stalls on the same CPU. The lead keeps the two
 from contending: the twin's few µs of work are done before the engine wakes (when one stall delays
