@@ -156,7 +156,11 @@ def timerfd_phase_ns(pid, period_ns, samples=9):
     deadlines on a fixed grid, so the phase is the grid's. Several reads, the circular median;
     None when no armed timerfd is found."""
     fds = []
-    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+    try:
+        listing = os.listdir(f"/proc/{pid}/fdinfo") if pid else []
+    except OSError:   # the process is gone
+        listing = []
+    for fd in listing:
         try:
             if "clockid:" in open(f"/proc/{pid}/fdinfo/{fd}").read():
                 fds.append(fd)
