@@ -90,7 +90,12 @@ public final class RealtimeLoop {
         }
     }
 
+    /// Closes what the loop created (its timerfd and epoll sets); the links, the signal fd and the
+    /// wake pipe belong to the caller.
     deinit {
+        try? timer.close()
+        try? epoll.close()
+        try? linkPoll?.close()
         frameBuffer.deallocate()
         drainBuffer.deallocate()
     }
