@@ -11,7 +11,7 @@ runs on the same CPU with its deadlines on the same grid, TWIN_LEAD_US (default 
 the engine's: the engine's deadline phase is read from its timerfd (/proc/PID/fdinfo, `it_value`)
 and given to cyclictest as `--secaligned=<phase - lead>`. Why: on this VM a thread's p99.9 over a
 few minutes depends on where its deadlines fall relative to the stalls of the host and of
-stress-ng. Six identical cyclictest threads at six phases in one run differ up to tenfold (see
+stress-ng. Six identical cyclictest threads at six phases in one run differ five- to elevenfold (see
 benchmarks/cyclictest-phase-spread.py), so a reference at another phase cannot tell the engine's
 own cost from phase luck. The twin meets the same stalls on the same CPU. The lead keeps the two
 from contending: the twin's few µs of work are done before the engine wakes (when one stall delays
@@ -27,8 +27,9 @@ judged (deadline -> the deadline judged, after every link was drained).
 Printed per case: each engine's CPU and deadline phase (and how far it moved by the end: a long
 stall can shift an engine's grid, leaving its twin behind); p50/p99/p99.9/max (µs) of each
 reference thread, both pooled, each engine and both pooled; the ratio engine/reference per
-percentile (each engine against its twin, the pooled engines against the pooled twins); a 95 % confidence interval of the p99.9
-ratio (distribution-free, from the order statistics around each p99.9). Target: p99.9 within 1.25x.
+percentile (each engine against its twin, the pooled engines against the pooled twins); a 95 %
+confidence interval of the p99.9 ratio (distribution-free, from the order statistics around each
+p99.9). Target: p99.9 within 1.25x.
 
 Each case runs SECONDS, or longer until it holds MIN_SAMPLES intervals per thread (environment,
 default 30000): p99.9 of 30,000 wake-ups is the 30th worst, that of a minute at 10 ms (6,000) the
@@ -36,8 +37,8 @@ default 30000): p99.9 of 30,000 wake-ups is the 30th worst, that of a minute at 
 takes about 13 minutes: 300 s per 10 ms case, 60 s per 1 ms case.
 
 With COMPARE_SHAOLIND=<another shaolind> a second lab runs that binary in the same window (four
-engines then share the CPUs, each with its twin), for before/after comparisons of an engine change. With
-COMPARE_WAKE_ON_FRAMES=true the second lab (the same binary unless COMPARE_SHAOLIND says
+engines then share the CPUs, each with its twin), for before/after comparisons of an engine
+change. With COMPARE_WAKE_ON_FRAMES=true the second lab (the same binary unless COMPARE_SHAOLIND says
 otherwise) runs with `[realtime] wake_on_frames = true`; WAKE_ON_FRAMES=true sets it for the
 first lab. Each engine's wake-ups per deadline (status `loop_wakeups` over the window) are
 printed: 1.0 when only its timer wakes it.
