@@ -56,14 +56,19 @@ final class LoopThread: @unchecked Sendable {
 }
 
 @Suite struct WatchdogLoopTests {
-    @Test func theRealLoopPetsOnlyWhileTheSlowSideLivesAndDisarmsOnLeave() throws {
-        let ms: Int64 = 1_000_000
+    /// Node 1 of a two-node cluster with one link (keepalive 100 ms, deadtime 1 s).
+    static func machine() throws -> ClusterStateMachine {
         let key = try ClusterKey(bytes: [UInt8](repeating: 7, count: 32))
         let params = ClusterParameters(
             clusterID: 9, localNodeID: 1, peerNodeID: 2,
             links: [LinkParameters(id: 0, keepalive: .ms(100), deadtime: .ms(1000), warntime: .ms(500))],
             startupTimeout: .seconds(60), syncTimeout: .ms(500))
-        let machine = ClusterStateMachine(parameters: params, codec: FrameCodec(clusterID: 9, key: key), incarnation: 0x77)
+        return ClusterStateMachine(parameters: params, codec: FrameCodec(clusterID: 9, key: key), incarnation: 0x77)
+    }
+
+    @Test func theRealLoopPetsOnlyWhileTheSlowSideLivesAndDisarmsOnLeave() throws {
+        let ms: Int64 = 1_000_000
+        let machine = try Self.machine()
         var pipeFDs: [Int32] = [0, 0]
         #expect(pipe(&pipeFDs) == 0)
         defer { close(pipeFDs[0]); close(pipeFDs[1]) }
@@ -139,11 +144,6 @@ final class LoopThread: @unchecked Sendable {
     /// released: 300 loops created and dropped leave the process's descriptor count where it was
     /// (leaking, they would add 900; other tests running meanwhile open a few at most).
     @Test func aReleasedLoopClosesItsTimerAndEpollSets() throws {
-        let key = try ClusterKey(bytes: [UInt8](repeating: 7, count: 32))
-        let params = ClusterParameters(
-            clusterID: 9, localNodeID: 1, peerNodeID: 2,
-            links: [LinkParameters(id: 0, keepalive: .ms(100), deadtime: .ms(1000), warntime: .ms(500))],
-            startupTimeout: .seconds(60), syncTimeout: .ms(500))
         var pipeFDs: [Int32] = [0, 0]
         #expect(pipe(&pipeFDs) == 0)
         defer { close(pipeFDs[0]); close(pipeFDs[1]) }
@@ -154,12 +154,10 @@ final class LoopThread: @unchecked Sendable {
         }
         let before = try openDescriptors()
         for _ in 0..<300 {
-            let machine = ClusterStateMachine(parameters: params, codec: FrameCodec(clusterID: 9, key: key), incarnation: 0x77)
-            let loop = try RealtimeLoop(machine: machine, links: [], toSlow: SPSCQueue<SlowMessage>(capacity: 8),
-                                        fromSlow: SPSCQueue<RealtimeInput>(capacity: 8),
-                                        wakePipe: FileDescriptor(rawValue: pipeFDs[0]), signals: signals,
-                                        realtimeDegraded: true, wakeOnFrames: false)
-            _ = loop
+            _ = try RealtimeLoop(machine: Self.machine(), links: [], toSlow: SPSCQueue<SlowMessage>(capacity: 8),
+                                 fromSlow: SPSCQueue<RealtimeInput>(capacity: 8),
+                                 wakePipe: FileDescriptor(rawValue: pipeFDs[0]), signals: signals,
+                                 realtimeDegraded: true, wakeOnFrames: false)
         }
         let after = try openDescriptors()
         #expect(after - before < 300, "descriptors before \(before), after \(after)")
